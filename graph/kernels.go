@@ -1,0 +1,140 @@
+package graph
+
+import (
+	"runtime"
+	"sync"
+
+	"github.com/centerloss-go/centerloss/internal/blas"
+)
+
+// Float is the element type of the fast kernels.
+type Float interface{ ~float32 | ~float64 }
+
+// gemm computes c = a·b + beta·c (row-major), with a and b optionally
+// transposed, through the process's BLAS.
+func gemm[T Float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	switch a := any(a).(type) {
+	case []float32:
+		blas.Sgemm(tA, tB, m, n, k, 1, a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+	case []float64:
+		blas.Dgemm(tA, tB, m, n, k, 1, a, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
+	}
+}
+
+// workers is how many goroutines a kernel splits a batch over: one per core,
+// since the BLAS runs single-threaded inside each of them.
+func workers(n int) int {
+	p := runtime.GOMAXPROCS(0)
+	if n < p {
+		p = n
+	}
+	if p < 1 {
+		p = 1
+	}
+	return p
+}
+
+// elementWorkers is how many goroutines an elementwise kernel over size
+// values in n images uses: small inputs are not worth a goroutine.
+func elementWorkers(n, size int) int { return min(workers(n), size/16384+1) }
+
+// parallel splits [0, n) into p contiguous chunks and runs fn(worker, lo, hi)
+// for each in its own goroutine.
+func parallel(n, p int, fn func(w, lo, hi int)) {
+	if p <= 1 {
+		fn(0, 0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < p; w++ {
+		lo, hi := w*n/p, (w+1)*n/p
+		if lo == hi {
+			continue
+		}
+		wg.Add(1)
+		go func(w, lo, hi int) {
+			defer wg.Done()
+			fn(w, lo, hi)
+		}(w, lo, hi)
+	}
+	wg.Wait()
+}
+
+// geom is the geometry of a stride-1 convolution with a square kernel.
+type geom struct {
+	c, h, w    int // input channels and size
+	k, pad     int // kernel size and zero padding
+	oh, ow     int // output size
+	co         int // output channels
+	rows, cols int // im2col matrix: c*k*k rows, oh*ow columns
+}
+
+func newGeom(c, h, w, co, k, pad int) geom {
+	g := geom{c: c, h: h, w: w, k: k, pad: pad, co: co}
+	g.oh, g.ow = h+2*pad-k+1, w+2*pad-k+1
+	g.rows, g.cols = c*k*k, g.oh*g.ow
+	return g
+}
+
+// group is how many images share one matrix product. Small maps (7×7,
+// 14×14) make thin products that spend their time packing the filter;
+// putting several images side by side gives the BLAS about 800 columns.
+func (g geom) group() int { return max(1, 800/g.cols) }
+
+// im2col writes the patches of one image x (c×h×w) into col, a rows×cols
+// block of a matrix whose rows are ld apart.
+func im2col[T Float](g geom, x, col []T, ld int) {
+	r := 0
+	for c := 0; c < g.c; c++ {
+		plane := x[c*g.h*g.w : (c+1)*g.h*g.w]
+		for ki := 0; ki < g.k; ki++ {
+			for kj := 0; kj < g.k; kj++ {
+				dst := col[r*ld : r*ld+g.cols]
+				r++
+				// ow range whose input column iw = ow+kj-pad lies inside the image.
+				lo, hi := max(0, g.pad-kj), min(g.ow, g.w+g.pad-kj)
+				for oh := 0; oh < g.oh; oh++ {
+					row := dst[oh*g.ow : (oh+1)*g.ow]
+					ih := oh + ki - g.pad
+					if ih < 0 || ih >= g.h || lo >= hi {
+						clear(row)
+						continue
+					}
+					clear(row[:lo])
+					copy(row[lo:hi], plane[ih*g.w+lo+kj-g.pad:ih*g.w+hi+kj-g.pad])
+					clear(row[hi:])
+				}
+			}
+		}
+	}
+}
+
+// col2im adds the patch gradients in col (a rows×cols block whose rows are
+// ld apart) into one image dx (c×h×w), which the caller has zeroed.
+func col2im[T Float](g geom, col, dx []T, ld int) {
+	r := 0
+	for c := 0; c < g.c; c++ {
+		plane := dx[c*g.h*g.w : (c+1)*g.h*g.w]
+		for ki := 0; ki < g.k; ki++ {
+			for kj := 0; kj < g.k; kj++ {
+				src := col[r*ld : r*ld+g.cols]
+				r++
+				lo, hi := max(0, g.pad-kj), min(g.ow, g.w+g.pad-kj)
+				if lo >= hi {
+					continue
+				}
+				for oh := 0; oh < g.oh; oh++ {
+					ih := oh + ki - g.pad
+					if ih < 0 || ih >= g.h {
+						continue
+					}
+					d := plane[ih*g.w+lo+kj-g.pad : ih*g.w+hi+kj-g.pad]
+					s := src[oh*g.ow+lo : oh*g.ow+hi]
+					for i := range d {
+						d[i] += s[i]
+					}
+				}
+			}
+		}
+	}
+}

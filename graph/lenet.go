@@ -1,0 +1,278 @@
+// Package graph builds LeNet++, the network of Wen et al.'s center-loss
+// paper (ECCV 2016, Table 1), as a gorgonia expression graph.
+//
+// Six 5×5 convolutions (32, 32, 64, 64, 128, 128 filters, padding 2), each
+// followed by a PReLU, with a 2×2 max pool after every pair, then a fully
+// connected layer to the D-dimensional deep feature (with PReLU) and a
+// classifier D -> 10 without bias. The deep feature is the node center loss
+// is attached to; the logits feed softmax cross-entropy.
+//
+// The layers are custom gorgonia ops (Conv2d, PReLU, MaxPool2x2, Linear,
+// SoftmaxCrossEntropy) that reuse their buffers from step to step and split a
+// batch over the cores; Config.Stock builds the same network from
+// gorgonia's own ops instead, which the tests use as the reference.
+package graph
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Input size of LeNet++: one 28×28 grey-scale image.
+const (
+	Rows = 28
+	Cols = 28
+)
+
+// Config describes a LeNet++ graph.
+type Config struct {
+	Batch          int          // images per run of the graph (fixed per graph)
+	Dim            int          // size of the deep feature; 2 in the paper
+	Classes        int          // number of classes; 10 for MNIST
+	Dtype          tensor.Dtype // tensor.Float32 or tensor.Float64
+	Seed           uint64       // seed of the weight initialisation
+	ClassifierBias bool         // give the classifier a bias (the paper's has none)
+	Stock          bool         // build from gorgonia's stock ops (slow; the reference for tests)
+}
+
+// DefaultConfig is LeNet++ as in the paper: 2-D features, 10 classes,
+// float32, batch 64.
+func DefaultConfig() Config {
+	return Config{Batch: 64, Dim: 2, Classes: 10, Dtype: tensor.Float32, Seed: 1}
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.Batch < 1:
+		return fmt.Errorf("graph: batch size %d must be at least 1", c.Batch)
+	case c.Dim < 1:
+		return fmt.Errorf("graph: feature dimension %d must be at least 1", c.Dim)
+	case c.Classes < 2:
+		return fmt.Errorf("graph: %d classes; need at least 2", c.Classes)
+	case c.Dtype != tensor.Float32 && c.Dtype != tensor.Float64:
+		return fmt.Errorf("graph: dtype %v; want float32 or float64", c.Dtype)
+	}
+	return nil
+}
+
+// Param is one learnable tensor of the network.
+type Param struct {
+	// Name is the tensor's key in the state_dict of the equivalent PyTorch
+	// module (conv1_1.weight, prelu1_1.weight, fc1.bias, ...); the layout
+	// is PyTorch's too: conv weights (out, in, 5, 5), linear weights (out, in).
+	Name string
+	Node *G.Node
+}
+
+// Net is LeNet++ in a gorgonia graph.
+type Net struct {
+	Config
+	Input    *G.Node // (Batch, 1, 28, 28) images; bind a value with gorgonia.Let
+	Features *G.Node // (Batch, Dim) deep features, after the PReLU
+	Logits   *G.Node // (Batch, Classes)
+	Params   []Param // every learnable tensor, in a fixed order
+}
+
+// Learnables returns the nodes of all parameters, in the order of Params.
+func (n *Net) Learnables() G.Nodes {
+	nodes := make(G.Nodes, len(n.Params))
+	for i, p := range n.Params {
+		nodes[i] = p.Node
+	}
+	return nodes
+}
+
+// New builds LeNet++ in g with freshly initialised weights drawn from
+// cfg.Seed: conv and linear weights from Caffe's Xavier filler (uniform in
+// ±sqrt(3/fan_in)), as the authors' caffe-face does, biases 0, PReLU slopes
+// 0.25.
+func New(g *G.ExprGraph, cfg Config) (*Net, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5eed))
+	values := make(map[string]*tensor.Dense)
+	for _, s := range specs(cfg) {
+		t := tensor.New(tensor.Of(cfg.Dtype), tensor.WithShape(s.shape...))
+		switch s.init {
+		case initXavier:
+			fanIn := s.shape.TotalSize() / s.shape[0]
+			lim := math.Sqrt(3 / float64(fanIn))
+			fill(t, func() float64 { return (2*rng.Float64() - 1) * lim })
+		case initSlope:
+			fill(t, func() float64 { return slope })
+		}
+		values[s.name] = t
+	}
+	return build(g, cfg, values)
+}
+
+// Clone builds the same network in another graph g, for another batch size,
+// sharing n's parameter tensors: what training changes, the clone sees. Use it
+// for evaluation, whose graph must not touch the training gradients.
+func (n *Net) Clone(g *G.ExprGraph, batch int) (*Net, error) {
+	cfg := n.Config
+	cfg.Batch = batch
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	values := make(map[string]*tensor.Dense, len(n.Params))
+	for _, p := range n.Params {
+		t, ok := p.Node.Value().(*tensor.Dense)
+		if !ok {
+			return nil, fmt.Errorf("graph: parameter %s has no dense value", p.Name)
+		}
+		values[p.Name] = t
+	}
+	return build(g, cfg, values)
+}
+
+func fill(t *tensor.Dense, f func() float64) {
+	switch d := t.Data().(type) {
+	case []float32:
+		for i := range d {
+			d[i] = float32(f())
+		}
+	case []float64:
+		for i := range d {
+			d[i] = f()
+		}
+	}
+}
+
+// slope is the initial PReLU slope, as in Caffe and PyTorch.
+const slope = 0.25
+
+type initKind int
+
+const (
+	initZero initKind = iota
+	initXavier
+	initSlope
+)
+
+type spec struct {
+	name  string
+	shape tensor.Shape
+	init  initKind
+}
+
+// convLayers names the six convolutions and their output channels.
+var convLayers = []struct {
+	name string
+	out  int
+}{{"1_1", 32}, {"1_2", 32}, {"2_1", 64}, {"2_2", 64}, {"3_1", 128}, {"3_2", 128}}
+
+// flat is the size of the last pooled map, 128×3×3.
+const flat = 128 * 3 * 3
+
+// specs lists the parameters of LeNet++ in order.
+func specs(cfg Config) []spec {
+	var s []spec
+	in := 1
+	for _, l := range convLayers {
+		s = append(s,
+			spec{"conv" + l.name + ".weight", tensor.Shape{l.out, in, 5, 5}, initXavier},
+			spec{"conv" + l.name + ".bias", tensor.Shape{l.out}, initZero},
+			spec{"prelu" + l.name + ".weight", tensor.Shape{l.out}, initSlope})
+		in = l.out
+	}
+	s = append(s,
+		spec{"fc1.weight", tensor.Shape{cfg.Dim, flat}, initXavier},
+		spec{"fc1.bias", tensor.Shape{cfg.Dim}, initZero},
+		spec{"prelu_fc1.weight", tensor.Shape{cfg.Dim}, initSlope},
+		spec{"fc2.weight", tensor.Shape{cfg.Classes, cfg.Dim}, initXavier})
+	if cfg.ClassifierBias {
+		s = append(s, spec{"fc2.bias", tensor.Shape{cfg.Classes}, initZero})
+	}
+	return s
+}
+
+// layers are the building blocks; fast and stock versions share build.
+type layers struct {
+	conv  func(x, w, b *G.Node) (*G.Node, error)
+	prelu func(x, a *G.Node) (*G.Node, error)
+	pool  func(x *G.Node) (*G.Node, error)
+	fc    func(x, w, b *G.Node) (*G.Node, error)
+}
+
+func build(g *G.ExprGraph, cfg Config, values map[string]*tensor.Dense) (*Net, error) {
+	net := &Net{Config: cfg}
+	param := func(name string) (*G.Node, error) {
+		t, ok := values[name]
+		if !ok {
+			return nil, fmt.Errorf("graph: no value for parameter %s", name)
+		}
+		n := G.NewTensor(g, cfg.Dtype, t.Dims(), G.WithShape(t.Shape()...), G.WithName(name), G.WithValue(t))
+		net.Params = append(net.Params, Param{Name: name, Node: n})
+		return n, nil
+	}
+	ly := layers{
+		conv: func(x, w, b *G.Node) (*G.Node, error) {
+			return conv2d(x, w, b, 2, x != net.Input)
+		},
+		prelu: PReLU,
+		pool:  MaxPool2x2,
+		fc:    Linear,
+	}
+	if cfg.Stock {
+		ly = stockLayers()
+	}
+
+	net.Input = G.NewTensor(g, cfg.Dtype, 4, G.WithShape(cfg.Batch, 1, Rows, Cols), G.WithName("input"))
+	x := net.Input
+	for i, l := range convLayers {
+		w, err := param("conv" + l.name + ".weight")
+		if err != nil {
+			return nil, err
+		}
+		b, err := param("conv" + l.name + ".bias")
+		if err != nil {
+			return nil, err
+		}
+		a, err := param("prelu" + l.name + ".weight")
+		if err != nil {
+			return nil, err
+		}
+		if x, err = ly.conv(x, w, b); err != nil {
+			return nil, fmt.Errorf("graph: conv%s: %w", l.name, err)
+		}
+		if x, err = ly.prelu(x, a); err != nil {
+			return nil, fmt.Errorf("graph: prelu%s: %w", l.name, err)
+		}
+		if i%2 == 1 {
+			if x, err = ly.pool(x); err != nil {
+				return nil, fmt.Errorf("graph: pool%d: %w", i/2+1, err)
+			}
+		}
+	}
+	var err error
+	w1, err1 := param("fc1.weight")
+	b1, err2 := param("fc1.bias")
+	a1, err3 := param("prelu_fc1.weight")
+	w2, err4 := param("fc2.weight")
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
+		return nil, err
+	}
+	var b2 *G.Node
+	if cfg.ClassifierBias {
+		if b2, err = param("fc2.bias"); err != nil {
+			return nil, err
+		}
+	}
+	if x, err = ly.fc(x, w1, b1); err != nil {
+		return nil, fmt.Errorf("graph: fc1: %w", err)
+	}
+	if net.Features, err = ly.prelu(x, a1); err != nil {
+		return nil, fmt.Errorf("graph: prelu_fc1: %w", err)
+	}
+	if net.Logits, err = ly.fc(net.Features, w2, b2); err != nil {
+		return nil, fmt.Errorf("graph: fc2: %w", err)
+	}
+	return net, nil
+}

@@ -1,0 +1,232 @@
+package graph
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// rig is a LeNet++ with a loss and a machine that computes the gradients of
+// every parameter.
+type rig struct {
+	net  *Net
+	cost *G.Node
+	m    G.VM
+}
+
+// newRig builds LeNet++ with cost = softmax cross-entropy + Σ features·R, so
+// that the gradient reaches the features from both sides.
+func newRig(t *testing.T, cfg Config, input *tensor.Dense, labels []int) *rig {
+	t.Helper()
+	g := G.NewGraph()
+	net, err := New(g, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := G.Let(net.Input, input); err != nil {
+		t.Fatal(err)
+	}
+	y := G.NewVector(g, tensor.Int, G.WithShape(cfg.Batch), G.WithValue(tensor.New(tensor.WithBacking(labels))))
+	xe, err := SoftmaxCrossEntropy(net.Logits, y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proj, err := projection(g, rand.New(rand.NewPCG(3, 3)), net.Features)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cost, err := G.Add(xe, proj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := G.Grad(cost, net.Learnables()...); err != nil {
+		t.Fatal(err)
+	}
+	m := G.NewTapeMachine(g, G.BindDualValues(net.Learnables()...), G.TraceExec(), G.WithWatchlist(net.Features, net.Logits))
+	t.Cleanup(func() { m.Close() })
+	return &rig{net, cost, m}
+}
+
+func (r *rig) run(t *testing.T) float64 {
+	t.Helper()
+	r.m.Reset()
+	if err := r.m.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Scalar(r.cost.Value())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// grads returns a copy of every parameter gradient and zeroes it, as a
+// solver step would.
+func (r *rig) grads(t *testing.T) []*tensor.Dense {
+	t.Helper()
+	out := make([]*tensor.Dense, len(r.net.Params))
+	for i, p := range r.net.Params {
+		gv, err := p.Node.Grad()
+		if err != nil {
+			t.Fatalf("%s: %v", p.Name, err)
+		}
+		gd := gv.(*tensor.Dense)
+		out[i] = gd.Clone().(*tensor.Dense)
+		gd.Zero()
+	}
+	return out
+}
+
+func testBatch(dt tensor.Dtype, n int) (*tensor.Dense, []int) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	labels := make([]int, n)
+	for i := range labels {
+		labels[i] = rng.IntN(10)
+	}
+	return randTensor(rng, dt, n, 1, Rows, Cols), labels
+}
+
+// TestNetworkGradient checks the gradient of the whole fast network against
+// central differences, on a few entries of every parameter.
+func TestNetworkGradient(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Batch, cfg.Dtype, cfg.ClassifierBias = 2, tensor.Float64, true
+	input, labels := testBatch(cfg.Dtype, cfg.Batch)
+	r := newRig(t, cfg, input, labels)
+	r.run(t)
+	grads := r.grads(t)
+	rng := rand.New(rand.NewPCG(5, 5))
+	const eps = 1e-5
+	for i, p := range r.net.Params {
+		v := p.Node.Value().(*tensor.Dense)
+		for k := 0; k < 3; k++ {
+			j := rng.IntN(v.Size())
+			x := get(v, j)
+			set(v, j, x+eps)
+			up := r.run(t)
+			set(v, j, x-eps)
+			down := r.run(t)
+			set(v, j, x)
+			r.grads(t)
+			num, ana := (up-down)/(2*eps), get(grads[i], j)
+			if math.Abs(num-ana) > 1e-6+1e-4*math.Abs(num) {
+				t.Errorf("%s[%d]: analytic gradient %.9g, finite difference %.9g", p.Name, j, ana, num)
+			}
+		}
+	}
+}
+
+// TestFastMatchesStock runs the fast network and the one built from
+// gorgonia's stock ops with the same weights and input, and compares
+// features, logits and every parameter gradient.
+func TestFastMatchesStock(t *testing.T) {
+	for _, dt := range []tensor.Dtype{tensor.Float64, tensor.Float32} {
+		t.Run(dt.String(), func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Batch, cfg.Dtype = 3, dt
+			input, labels := testBatch(dt, cfg.Batch)
+			fast := newRig(t, cfg, input, labels)
+			cfg.Stock = true
+			stock := newRig(t, cfg, input, labels)
+			cf, cs := fast.run(t), stock.run(t)
+			tol := 1e-9
+			if dt == tensor.Float32 {
+				tol = 2e-3
+			}
+			if math.Abs(cf-cs) > tol*(1+math.Abs(cs)) {
+				t.Errorf("cost: fast %v, stock %v", cf, cs)
+			}
+			compare(t, "features", fast.net.Features.Value().(*tensor.Dense), stock.net.Features.Value().(*tensor.Dense), tol)
+			compare(t, "logits", fast.net.Logits.Value().(*tensor.Dense), stock.net.Logits.Value().(*tensor.Dense), tol)
+			gf, gs := fast.grads(t), stock.grads(t)
+			for i, p := range fast.net.Params {
+				compare(t, p.Name+" gradient", gf[i], gs[i], tol)
+			}
+		})
+	}
+}
+
+// compare fails the test when a and b differ by more than tol relative to
+// the largest entry of b.
+func compare(t *testing.T, what string, a, b *tensor.Dense, tol float64) {
+	t.Helper()
+	if !a.Shape().Eq(b.Shape()) {
+		t.Errorf("%s: shapes %v and %v", what, a.Shape(), b.Shape())
+		return
+	}
+	scale, worst := 0.0, 0.0
+	for i := 0; i < a.Size(); i++ {
+		scale = math.Max(scale, math.Abs(get(b, i)))
+		worst = math.Max(worst, math.Abs(get(a, i)-get(b, i)))
+	}
+	if worst > tol*(scale+1e-12) {
+		t.Errorf("%s: largest difference %.3g (largest entry %.3g)", what, worst, scale)
+	}
+}
+
+func TestShapes(t *testing.T) {
+	for _, dim := range []int{1, 2, 3, 8} {
+		t.Run(fmt.Sprint("dim", dim), func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Batch, cfg.Dim = 4, dim
+			g := G.NewGraph()
+			net, err := New(g, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			input, _ := testBatch(cfg.Dtype, cfg.Batch)
+			if err := G.Let(net.Input, input); err != nil {
+				t.Fatal(err)
+			}
+			m := G.NewTapeMachine(g, G.TraceExec(), G.WithWatchlist(net.Features, net.Logits))
+			defer m.Close()
+			if err := m.RunAll(); err != nil {
+				t.Fatal(err)
+			}
+			if s := net.Features.Value().Shape(); !s.Eq(tensor.Shape{4, dim}) {
+				t.Errorf("features shape %v, want (4, %d)", s, dim)
+			}
+			if s := net.Logits.Value().Shape(); !s.Eq(tensor.Shape{4, 10}) {
+				t.Errorf("logits shape %v, want (4, 10)", s)
+			}
+			if s := net.Params[len(net.Params)-1].Node.Shape(); !s.Eq(tensor.Shape{10, dim}) {
+				t.Errorf("classifier shape %v, want (10, %d)", s, dim)
+			}
+		})
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, cfg := range []Config{
+		{Batch: 0, Dim: 2, Classes: 10, Dtype: tensor.Float32},
+		{Batch: 1, Dim: 0, Classes: 10, Dtype: tensor.Float32},
+		{Batch: 1, Dim: 2, Classes: 10, Dtype: tensor.Int},
+	} {
+		if _, err := New(G.NewGraph(), cfg); err == nil {
+			t.Errorf("New(%+v): no error", cfg)
+		}
+	}
+}
+
+// TestDeterministicInit: the same seed gives the same weights, another seed
+// other weights.
+func TestDeterministicInit(t *testing.T) {
+	mk := func(seed uint64) *Net {
+		cfg := DefaultConfig()
+		cfg.Seed = seed
+		n, err := New(G.NewGraph(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	a, b, c := mk(1), mk(1), mk(2)
+	w := func(n *Net) float64 { return get(n.Params[0].Node.Value().(*tensor.Dense), 7) }
+	if w(a) != w(b) || w(a) == w(c) {
+		t.Errorf("conv1_1.weight[7]: seed 1 gives %v and %v, seed 2 gives %v", w(a), w(b), w(c))
+	}
+}
