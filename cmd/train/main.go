@@ -1,0 +1,158 @@
+// Command train trains LeNet++ on MNIST with softmax + center loss (Wen et
+// al., ECCV 2016) and writes metrics, feature plots, an animation, a
+// checkpoint and the final features into the -out folder.
+//
+//	go run ./cmd/train                                   # the defaults: full MNIST, D = 2
+//	go run ./cmd/train -lambda 0 -out runs/softmax       # softmax only
+//	go run ./cmd/train -resume runs/default/checkpoint.safetensors -epochs 12
+//	go run ./cmd/train -eval runs/default/checkpoint.safetensors -out runs/eval
+//	go run ./cmd/train -help                             # every flag with its default
+//
+// Ctrl-C finishes the step under way, saves a checkpoint, prints how to
+// resume and exits with status 130.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/term"
+
+	"github.com/centerloss-go/centerloss/train"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run parses args, trains and returns the exit status: 0 done, 1 failed,
+// 2 bad usage.
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	h := train.DefaultHyper()
+	o := train.Options{Hyper: h}
+	fs.IntVar(&o.Epochs, "epochs", 10, "number of epochs")
+	fs.IntVar(&o.Batch, "batch", h.Batch, "images per training step")
+	fs.Float64Var(&o.LR, "lr", h.LR, "initial learning rate")
+	steps := fs.String("lr-steps", joinInts(h.LRSteps), "comma-separated epochs at whose start the learning rate is multiplied by -lr-gamma (empty: constant)")
+	fs.Float64Var(&o.LRGamma, "lr-gamma", h.LRGamma, "learning-rate factor at each of -lr-steps")
+	fs.Float64Var(&o.Momentum, "momentum", h.Momentum, "SGD momentum")
+	fs.Float64Var(&o.WeightDecay, "weight-decay", h.WeightDecay, "L2 weight decay on conv and linear weights")
+	fs.Float64Var(&o.Lambda, "lambda", h.Lambda, "weight of the center loss (0: softmax only)")
+	fs.Float64Var(&o.Alpha, "alpha", h.Alpha, "center learning rate of the alpha rule, in [0, 1]")
+	fs.IntVar(&o.Dim, "dim", h.Dim, "deep feature dimension")
+	seed := fs.Uint64("seed", h.Seed, "seed of the weight initialisation and the shuffling")
+	fs.StringVar(&o.DataDir, "data", "", "folder with the MNIST IDX files (default: the copy shipped with the GoMNIST module)")
+	fs.StringVar(&o.Out, "out", "runs/default", "folder for everything the run writes")
+	fs.IntVar(&o.TrainLimit, "train-limit", 0, "use only the first N training images (0: all 60000)")
+	fs.IntVar(&o.TestLimit, "test-limit", 0, "use only the first N test images (0: all 10000)")
+	fs.StringVar(&o.Resume, "resume", "", "continue training from this checkpoint (its hyperparameters are used)")
+	evalPath := fs.String("eval", "", "evaluate this checkpoint on the test set and plot its features, without training")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: train [flags]\n\nTrains LeNet++ on MNIST with softmax + center loss.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "train: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return 2
+	}
+	o.Seed = *seed
+	var err error
+	if o.LRSteps, err = parseInts(*steps); err != nil {
+		fmt.Fprintf(stderr, "train: -lr-steps: %v\n", err)
+		return 2
+	}
+	if o.Resume != "" || *evalPath != "" {
+		// A checkpoint brings its own hyperparameters; silently ignoring
+		// one given on the command line would mislead.
+		var clash []string
+		fs.Visit(func(f *flag.Flag) {
+			if hyperFlags[f.Name] {
+				clash = append(clash, "-"+f.Name)
+			}
+		})
+		if len(clash) > 0 {
+			fmt.Fprintf(stderr, "train: %s cannot be combined with -resume or -eval: the checkpoint's hyperparameters are used\n", strings.Join(clash, ", "))
+			return 2
+		}
+	}
+	if *evalPath != "" {
+		if o.Resume != "" {
+			fmt.Fprintln(stderr, "train: -eval and -resume cannot be combined")
+			return 2
+		}
+		r, err := train.Evaluate(o, *evalPath)
+		if err != nil {
+			fmt.Fprintf(stderr, "train: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s: test acc %.4f  softmax loss %.4f  center loss %.4f  intra %.3f  inter %.3f\n",
+			*evalPath, r.Acc, r.Softmax, r.Center, r.Intra, r.Inter)
+		return 0
+	}
+	if err := o.Validate(); err != nil {
+		fmt.Fprintf(stderr, "train: %v\n", err)
+		return 2
+	}
+	o.Log = stdout
+	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		o.Progress = stderr
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if _, err := train.Run(ctx, o); err != nil {
+		fmt.Fprintf(stderr, "train: %v\n", err)
+		var ie *train.InterruptedError
+		if errors.As(err, &ie) {
+			fmt.Fprintf(stderr, "resume with: go run ./cmd/train -resume %s -epochs %d -out %s\n", ie.Checkpoint, o.Epochs, o.Out)
+			return 130
+		}
+		return 1
+	}
+	return 0
+}
+
+// hyperFlags are the flags a checkpoint overrides.
+var hyperFlags = map[string]bool{
+	"batch": true, "lr": true, "lr-steps": true, "lr-gamma": true, "momentum": true, "weight-decay": true,
+	"lambda": true, "alpha": true, "dim": true, "seed": true,
+}
+
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, ",")
+}
+
+func parseInts(s string) ([]int, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a whole number", f)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}

@@ -1,0 +1,502 @@
+package train
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"gorgonia.org/tensor"
+
+	"github.com/centerloss-go/centerloss/internal/blas"
+)
+
+// Options configures a whole training run.
+type Options struct {
+	Hyper
+	Epochs     int       // train until this many epochs are complete
+	DataDir    string    // MNIST IDX files; "" finds the ones shipped with GoMNIST
+	Out        string    // folder for everything the run writes
+	TrainLimit int       // use only the first N training images (0: all)
+	TestLimit  int       // use only the first N test images (0: all)
+	Resume     string    // checkpoint to continue from; its hyperparameters replace Hyper
+	Log        io.Writer // epoch summaries; nil discards
+	Progress   io.Writer // progress bar; nil shows none
+}
+
+// Files a run writes into Options.Out.
+const (
+	MetricsFile    = "metrics.csv"            // one row per epoch
+	CheckpointFile = "checkpoint.safetensors" // the state after the last epoch (or interruption)
+	SummaryFile    = "summary.json"           // configuration, final metrics, speed, BLAS
+	AnimationFile  = "features_test.gif"      // the test features epoch by epoch
+	FeaturesCSV    = "features_test.csv"      // final test features with labels
+	FeaturesNPY    = "features_test.npy"      // the same, (N, D) float32
+	LabelsNPY      = "labels_test.npy"        // (N,) int64
+	PlotsDir       = "plots"                  // test_epoch_NNN.png and train_epoch_NNN.png
+)
+
+// trainPlotImages is how many training images the per-epoch training plot shows.
+const trainPlotImages = 5000
+
+// Metrics is one epoch's row of metrics.csv.
+type Metrics struct {
+	Epoch           int     `json:"epoch"`
+	LR              float64 `json:"lr"`
+	TrainLoss       float64 `json:"train_loss"`
+	SoftmaxLoss     float64 `json:"softmax_loss"`
+	CenterLoss      float64 `json:"center_loss"`
+	TrainAcc        float64 `json:"train_acc"`
+	TestAcc         float64 `json:"test_acc"`
+	TestSoftmax     float64 `json:"test_softmax_loss"`
+	TestCenter      float64 `json:"test_center_loss"`
+	Intra           float64 `json:"intra"`
+	Inter           float64 `json:"inter"`
+	Seconds         float64 `json:"seconds"`
+	ImagesPerSecond float64 `json:"images_per_second"`
+}
+
+var metricsHeader = []string{"epoch", "lr", "train_loss", "softmax_loss", "center_loss", "train_acc",
+	"test_acc", "test_softmax_loss", "test_center_loss", "intra", "inter", "seconds", "images_per_second"}
+
+func (m Metrics) record() []string {
+	f := func(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
+	return []string{strconv.Itoa(m.Epoch), f(m.LR), f(m.TrainLoss), f(m.SoftmaxLoss), f(m.CenterLoss), f(m.TrainAcc),
+		f(m.TestAcc), f(m.TestSoftmax), f(m.TestCenter), f(m.Intra), f(m.Inter), f(m.Seconds), f(m.ImagesPerSecond)}
+}
+
+// Summary is what summary.json holds.
+type Summary struct {
+	Hyper           Hyper     `json:"hyperparameters"`
+	Epochs          int       `json:"epochs"`
+	TrainImages     int       `json:"train_images"`
+	TestImages      int       `json:"test_images"`
+	Final           Metrics   `json:"final"`
+	History         []Metrics `json:"history"`
+	WallSeconds     float64   `json:"wall_seconds"`
+	ImagesPerSecond float64   `json:"images_per_second"`
+	BLAS            string    `json:"blas"`
+	Checkpoint      string    `json:"checkpoint"`
+}
+
+// Validate reports the first option out of range, naming it as the
+// trainer's flag does.
+func (o Options) Validate() error {
+	if o.Epochs < 1 {
+		return fmt.Errorf("-epochs %d: must be at least 1", o.Epochs)
+	}
+	if o.TrainLimit < 0 {
+		return fmt.Errorf("-train-limit %d: must be at least 0", o.TrainLimit)
+	}
+	if o.TestLimit < 0 {
+		return fmt.Errorf("-test-limit %d: must be at least 0", o.TestLimit)
+	}
+	if o.Out == "" {
+		return errors.New("-out: an output folder is needed")
+	}
+	if o.Resume != "" {
+		return nil // the checkpoint brings its hyperparameters
+	}
+	return o.Hyper.Validate()
+}
+
+// prepareOut creates the output folder and proves it writable, so that a
+// bad -out fails now rather than after the first epoch.
+func prepareOut(dir string) error {
+	if err := os.MkdirAll(filepath.Join(dir, PlotsDir), 0o755); err != nil {
+		return fmt.Errorf("output folder %s: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".write-test-*")
+	if err != nil {
+		return fmt.Errorf("output folder %s is not writable: %w", dir, err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
+
+// Run trains LeNet++ as o says, evaluating on the test set after every
+// epoch and writing into o.Out the files named by the constants above. When
+// ctx is cancelled it finishes the step under way, saves a checkpoint and
+// returns an error wrapping ErrInterrupted.
+func Run(ctx context.Context, o Options) (*Summary, error) {
+	start := time.Now()
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	logw := o.Log
+	if logw == nil {
+		logw = io.Discard
+	}
+	if err := prepareOut(o.Out); err != nil {
+		return nil, err
+	}
+	trainSet, err := LoadMNIST(o.DataDir, "train", o.TrainLimit)
+	if err != nil {
+		return nil, err
+	}
+	testSet, err := LoadMNIST(o.DataDir, "test", o.TestLimit)
+	if err != nil {
+		return nil, err
+	}
+	impl := blas.Default()
+	fmt.Fprintf(logw, "BLAS: %s\n", impl.Name())
+	if !impl.IsOpenBLAS() {
+		fmt.Fprintln(logw, blas.Hint())
+	}
+
+	var t *Trainer
+	if o.Resume != "" {
+		if t, err = LoadCheckpoint(o.Resume); err != nil {
+			return nil, err
+		}
+		o.Hyper = t.Hyper
+		fmt.Fprintf(logw, "resuming from %s at epoch %d, step %d\n", o.Resume, t.Epoch, t.Step)
+	} else if t, err = NewTrainer(o.Hyper, tensor.Float32); err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	if t.Epoch >= o.Epochs {
+		return nil, fmt.Errorf("-epochs %d: the checkpoint has already completed %d epochs", o.Epochs, t.Epoch)
+	}
+	fmt.Fprintf(logw, "training LeNet++ (D=%d) on %d images, testing on %d; lambda %g, alpha %g, batch %d, lr %g\n",
+		o.Dim, trainSet.N, testSet.N, o.Lambda, o.Alpha, o.Batch, t.LRAt(t.Epoch+1))
+
+	history, err := readMetrics(filepath.Join(o.Out, MetricsFile), t.Epoch)
+	if err != nil {
+		return nil, err
+	}
+	out := &outputs{dir: o.Out, hyper: o.Hyper}
+	checkpoint := filepath.Join(o.Out, CheckpointFile)
+	trainImages, trainSecs := 0, 0.0
+	plotSet := trainSet.head(trainPlotImages)
+	for t.Epoch < o.Epochs {
+		epoch := t.Epoch + 1
+		epochStart := time.Now()
+		progress := progressFunc(o.Progress, epoch, o.Epochs, trainSet.N/o.Batch, o.Batch)
+		er, err := t.TrainEpoch(ctx, trainSet, progress)
+		if errors.Is(err, ErrInterrupted) {
+			if serr := SaveCheckpoint(checkpoint, t); serr != nil {
+				return nil, errors.Join(err, serr)
+			}
+			return nil, &InterruptedError{Checkpoint: checkpoint, Epoch: t.Epoch + 1, Step: t.Step}
+		}
+		if err != nil {
+			return nil, err
+		}
+		secs := time.Since(epochStart).Seconds()
+		trainImages += er.Images
+		trainSecs += secs
+		ev, err := t.Evaluate(testSet)
+		if err != nil {
+			return nil, err
+		}
+		m := Metrics{
+			Epoch: epoch, LR: t.LRAt(epoch), TrainLoss: er.Loss, SoftmaxLoss: er.Softmax, CenterLoss: er.Center,
+			TrainAcc: er.Acc, TestAcc: ev.Acc, TestSoftmax: ev.Softmax, TestCenter: ev.Center,
+			Intra: ev.Intra, Inter: ev.Inter, Seconds: time.Since(epochStart).Seconds(),
+			ImagesPerSecond: float64(er.Images) / secs,
+		}
+		history = append(history, m)
+		if err := writeMetrics(filepath.Join(o.Out, MetricsFile), history); err != nil {
+			return nil, err
+		}
+		if err := SaveCheckpoint(checkpoint, t); err != nil {
+			return nil, err
+		}
+		tr, err := t.Evaluate(plotSet)
+		if err != nil {
+			return nil, err
+		}
+		if err := out.epoch(t, m, testSet, ev, plotSet, tr); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(logw, "epoch %d/%d  loss %.4f (softmax %.4f, center %.4f)  train acc %.4f  test acc %.4f  intra %.3f  inter %.3f  lr %g  %.0fs  %.0f img/s\n",
+			epoch, o.Epochs, m.TrainLoss, m.SoftmaxLoss, m.CenterLoss, m.TrainAcc, m.TestAcc, m.Intra, m.Inter, m.LR, m.Seconds, m.ImagesPerSecond)
+		if epoch == o.Epochs {
+			if err := out.final(testSet, ev); err != nil {
+				return nil, err
+			}
+		}
+	}
+	s := &Summary{
+		Hyper: o.Hyper, Epochs: o.Epochs, TrainImages: trainSet.N, TestImages: testSet.N,
+		Final: history[len(history)-1], History: history, WallSeconds: time.Since(start).Seconds(),
+		ImagesPerSecond: float64(trainImages) / trainSecs, BLAS: impl.Name(), Checkpoint: checkpoint,
+	}
+	if err := WriteJSON(filepath.Join(o.Out, SummaryFile), s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// InterruptedError says where an interrupted run saved its state.
+type InterruptedError struct {
+	Checkpoint  string
+	Epoch, Step int
+}
+
+func (e *InterruptedError) Error() string {
+	return fmt.Sprintf("training interrupted in epoch %d after step %d; checkpoint saved to %s", e.Epoch, e.Step, e.Checkpoint)
+}
+
+// Unwrap makes errors.Is(err, ErrInterrupted) true.
+func (e *InterruptedError) Unwrap() error { return ErrInterrupted }
+
+// Evaluate loads a checkpoint, evaluates it on the test set and writes the
+// test-feature plot into o.Out. Only DataDir, TestLimit and Out of o are used.
+func Evaluate(o Options, checkpoint string) (EvalResult, error) {
+	var r EvalResult
+	if o.Out == "" {
+		return r, errors.New("-out: an output folder is needed")
+	}
+	if err := prepareOut(o.Out); err != nil {
+		return r, err
+	}
+	testSet, err := LoadMNIST(o.DataDir, "test", o.TestLimit)
+	if err != nil {
+		return r, err
+	}
+	t, err := LoadCheckpoint(checkpoint)
+	if err != nil {
+		return r, err
+	}
+	defer t.Close()
+	if r, err = t.Evaluate(testSet); err != nil {
+		return r, err
+	}
+	title := fmt.Sprintf("%s · epoch %d · λ=%g · α=%g · test acc %.2f%%", filepath.Base(checkpoint), t.Epoch, t.Lambda, t.Alpha, 100*r.Acc)
+	png, _, err := FeaturePlot(r.Features, testSet.Labels, centerValues(t), t.Dim, PlotOptions{Title: title})
+	if err != nil {
+		return r, err
+	}
+	path := filepath.Join(o.Out, "eval_features_test.png")
+	if err := writeFile(path, png); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// outputs writes the per-epoch and final files of a run.
+type outputs struct {
+	dir    string
+	hyper  Hyper
+	frames []frame
+}
+
+// frame is one epoch's test features, kept to redraw the animation with
+// axes that fit every epoch.
+type frame struct {
+	title  string
+	fx, cx []float64 // 2-D projections of the features and the centers
+	labels []int
+}
+
+func (o *outputs) epoch(t *Trainer, m Metrics, test *Dataset, ev EvalResult, train *Dataset, tr EvalResult) error {
+	centers := centerValues(t)
+	title := func(set string, acc float64) string {
+		return fmt.Sprintf("%s · epoch %d · λ=%g · α=%g · test acc %.2f%%", set, m.Epoch, o.hyper.Lambda, o.hyper.Alpha, 100*acc)
+	}
+	for _, p := range []struct {
+		name   string
+		r      EvalResult
+		labels []int
+		title  string
+	}{
+		{fmt.Sprintf("test_epoch_%03d.png", m.Epoch), ev, test.Labels, title("test", m.TestAcc)},
+		{fmt.Sprintf("train_epoch_%03d.png", m.Epoch), tr, train.Labels, title(fmt.Sprintf("train (first %d)", train.N), m.TestAcc)},
+	} {
+		png, _, err := FeaturePlot(p.r.Features, p.labels, centers, t.Dim, PlotOptions{Title: p.title})
+		if err != nil {
+			return err
+		}
+		if err := writeFile(filepath.Join(o.dir, PlotsDir, p.name), png); err != nil {
+			return err
+		}
+	}
+	fx, cx, err := Project2D(ev.Features, centers, test.N, t.Centers.K(), t.Dim)
+	if err != nil {
+		return err
+	}
+	o.frames = append(o.frames, frame{title: title("test", m.TestAcc), fx: fx, cx: cx, labels: test.Labels})
+	return o.animate()
+}
+
+// animate redraws every frame with one set of axes and writes the GIF.
+func (o *outputs) animate() error {
+	var bounds PlotBounds
+	for i, f := range o.frames {
+		_, b, err := FeaturePlot(f.fx, f.labels, f.cx, 2, PlotOptions{Title: f.title, Width: 480, Height: 480})
+		if err != nil {
+			return err
+		}
+		if i == 0 {
+			bounds = b
+		} else {
+			bounds = bounds.Union(b)
+		}
+	}
+	var a Animation
+	for _, f := range o.frames {
+		png, _, err := FeaturePlot(f.fx, f.labels, f.cx, 2, PlotOptions{Title: f.title, Width: 480, Height: 480, Bounds: &bounds})
+		if err != nil {
+			return err
+		}
+		if err := a.Add(png); err != nil {
+			return err
+		}
+	}
+	var buf bytes.Buffer
+	if err := a.WriteGIF(&buf, 700*time.Millisecond); err != nil {
+		return err
+	}
+	return writeFile(filepath.Join(o.dir, AnimationFile), buf.Bytes())
+}
+
+func (o *outputs) final(test *Dataset, ev EvalResult) error {
+	dim := len(ev.Features) / test.N
+	if err := WriteFeaturesCSV(filepath.Join(o.dir, FeaturesCSV), ev.Features, test.Labels, dim); err != nil {
+		return err
+	}
+	return WriteFeaturesNPY(filepath.Join(o.dir, FeaturesNPY), filepath.Join(o.dir, LabelsNPY), ev.Features, test.Labels, dim)
+}
+
+func centerValues(t *Trainer) []float64 {
+	c := t.Centers.Tensor()
+	v := make([]float64, c.Shape().TotalSize())
+	for i := range v {
+		v[i] = at(c, i)
+	}
+	return v
+}
+
+// writeFile replaces path atomically with data, naming path on error.
+func writeFile(path string, data []byte) error {
+	err := writeAtomic(path, func(w *bufio.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// head returns the first n images of ds (all of them if it has fewer).
+func (ds *Dataset) head(n int) *Dataset {
+	if n >= ds.N {
+		return ds
+	}
+	px := ds.Rows * ds.Cols
+	return &Dataset{Images: ds.Images[:n*px], Labels: ds.Labels[:n], N: n, Rows: ds.Rows, Cols: ds.Cols}
+}
+
+// readMetrics returns the rows of an earlier run's metrics.csv up to epoch
+// upTo, so that a resumed run continues the file; none when it is absent or
+// upTo is 0.
+func readMetrics(path string, upTo int) ([]Metrics, error) {
+	if upTo == 0 {
+		return nil, nil
+	}
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var out []Metrics
+	for i, row := range rows {
+		if i == 0 {
+			continue
+		}
+		m, err := parseMetrics(row)
+		if err != nil {
+			return nil, fmt.Errorf("%s line %d: %w", path, i+1, err)
+		}
+		if m.Epoch <= upTo {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+func parseMetrics(row []string) (Metrics, error) {
+	var m Metrics
+	if len(row) != len(metricsHeader) {
+		return m, fmt.Errorf("%d columns, want %d", len(row), len(metricsHeader))
+	}
+	var err error
+	if m.Epoch, err = strconv.Atoi(row[0]); err != nil {
+		return m, err
+	}
+	dst := []*float64{&m.LR, &m.TrainLoss, &m.SoftmaxLoss, &m.CenterLoss, &m.TrainAcc, &m.TestAcc,
+		&m.TestSoftmax, &m.TestCenter, &m.Intra, &m.Inter, &m.Seconds, &m.ImagesPerSecond}
+	for i, d := range dst {
+		if *d, err = strconv.ParseFloat(row[i+1], 64); err != nil {
+			return m, err
+		}
+	}
+	return m, nil
+}
+
+// writeMetrics rewrites metrics.csv atomically with every epoch so far.
+func writeMetrics(path string, history []Metrics) error {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	_ = w.Write(metricsHeader)
+	for _, m := range history {
+		_ = w.Write(m.record())
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return writeFile(path, buf.Bytes())
+}
+
+// progressFunc returns a per-step callback that draws a progress bar on w
+// with the running loss, accuracy and speed, or nil when w is nil.
+func progressFunc(w io.Writer, epoch, epochs, steps, batch int) func(int, int, StepResult) {
+	if w == nil {
+		return nil
+	}
+	bar := progressbar.NewOptions(steps,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription(fmt.Sprintf("epoch %d/%d", epoch, epochs)),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetWidth(24),
+		progressbar.OptionThrottle(200*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)
+	start := time.Now()
+	var loss float64
+	correct, seen, n := 0, 0, 0
+	return func(step, _ int, r StepResult) {
+		loss += r.Loss
+		correct += r.Correct
+		seen += batch
+		n++
+		if n%10 == 0 || step == steps {
+			bar.Describe(fmt.Sprintf("epoch %d/%d loss %.4f acc %.4f %4.0f img/s", epoch, epochs,
+				loss/float64(n), float64(correct)/float64(seen), float64(seen)/time.Since(start).Seconds()))
+		}
+		_ = bar.Set(step)
+		if step == steps {
+			_ = bar.Finish()
+		}
+	}
+}

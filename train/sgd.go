@@ -1,0 +1,101 @@
+package train
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"gorgonia.org/tensor"
+
+	"github.com/centerloss-go/centerloss/graph"
+)
+
+// SGD is stochastic gradient descent with momentum and L2 weight decay in
+// Caffe's form:
+//
+//	v ← momentum·v + lr·(g + decay·w);  w ← w − v
+//
+// gorgonia's Momentum solver adds the decay to the velocity instead of the
+// gradient, so it is not used. Decay applies to the convolution and linear
+// weights only, not to biases or PReLU slopes (decaying the slopes would pull
+// every PReLU toward a plain ReLU).
+type SGD struct {
+	LR, Momentum, Decay float64
+	params              []sgdParam
+}
+
+type sgdParam struct {
+	graph.Param
+	decay    bool
+	velocity *tensor.Dense
+}
+
+// NewSGD returns a solver for params with zero velocities.
+func NewSGD(params []graph.Param, lr, momentum, decay float64) *SGD {
+	s := &SGD{LR: lr, Momentum: momentum, Decay: decay}
+	for _, p := range params {
+		v := tensor.New(tensor.Of(p.Node.Dtype()), tensor.WithShape(p.Node.Shape()...))
+		decays := strings.HasSuffix(p.Name, ".weight") && !strings.HasPrefix(p.Name, "prelu")
+		s.params = append(s.params, sgdParam{Param: p, decay: decays, velocity: v})
+	}
+	return s
+}
+
+// Velocity returns the momentum buffer of the named parameter (shared, so a
+// checkpoint can save or restore it), or nil.
+func (s *SGD) Velocity(name string) *tensor.Dense {
+	for _, p := range s.params {
+		if p.Name == name {
+			return p.velocity
+		}
+	}
+	return nil
+}
+
+// Step updates every parameter from its accumulated gradient and zeroes the
+// gradient. It stops with an error naming the parameter when a gradient or an
+// updated weight is not finite.
+func (s *SGD) Step() error {
+	for _, p := range s.params {
+		gv, err := p.Node.Grad()
+		if err != nil {
+			return fmt.Errorf("sgd: gradient of %s: %w", p.Name, err)
+		}
+		w, okw := p.Node.Value().(*tensor.Dense)
+		g, okg := gv.(*tensor.Dense)
+		if !okw || !okg {
+			return fmt.Errorf("sgd: %s is not a dense tensor", p.Name)
+		}
+		decay := 0.0
+		if p.decay {
+			decay = s.Decay
+		}
+		switch wd := w.Data().(type) {
+		case []float32:
+			err = sgdStep(wd, g.Data().([]float32), p.velocity.Data().([]float32), s.LR, s.Momentum, decay)
+		case []float64:
+			err = sgdStep(wd, g.Data().([]float64), p.velocity.Data().([]float64), s.LR, s.Momentum, decay)
+		}
+		if err != nil {
+			return fmt.Errorf("sgd: %s: %w", p.Name, err)
+		}
+	}
+	return nil
+}
+
+func sgdStep[T graph.Float](w, g, v []T, lr, mom, decay float64) error {
+	l, m, d := T(lr), T(mom), T(decay)
+	for i := range w {
+		gi := g[i]
+		if math.IsNaN(float64(gi)) || math.IsInf(float64(gi), 0) {
+			return fmt.Errorf("gradient entry %d is %v", i, gi)
+		}
+		v[i] = m*v[i] + l*(gi+d*w[i])
+		w[i] -= v[i]
+		g[i] = 0
+		if math.IsNaN(float64(w[i])) || math.IsInf(float64(w[i]), 0) {
+			return fmt.Errorf("weight entry %d became %v", i, w[i])
+		}
+	}
+	return nil
+}

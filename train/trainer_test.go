@@ -1,0 +1,227 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/centerloss-go/centerloss/graph"
+)
+
+// TestSGDStep checks one update against numbers worked out by hand:
+// w = 2, g = 0.5, v = 1, lr = 0.1, momentum 0.9, decay 0.01 gives
+// v = 0.9·1 + 0.1·(0.5 + 0.01·2) = 0.952 and w = 2 - 0.952 = 1.048; a bias
+// (no decay) with the same numbers gets v = 0.95, w = 1.05.
+func TestSGDStep(t *testing.T) {
+	g := G.NewGraph()
+	w := G.NewVector(g, tensor.Float64, G.WithShape(1), G.WithName("fc1.weight"), G.WithValue(tensor.New(tensor.WithBacking([]float64{2}))))
+	b := G.NewVector(g, tensor.Float64, G.WithShape(1), G.WithName("fc1.bias"), G.WithValue(tensor.New(tensor.WithBacking([]float64{2}))))
+	cost, err := G.Sum(G.Must(G.Add(G.Must(G.Mul(w, G.NewConstant(0.5))), G.Must(G.Mul(b, G.NewConstant(0.5))))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := G.Grad(cost, w, b); err != nil {
+		t.Fatal(err)
+	}
+	m := G.NewTapeMachine(g, G.BindDualValues(w, b))
+	defer m.Close()
+	if err := m.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	s := NewSGD([]graph.Param{{Name: "fc1.weight", Node: w}, {Name: "fc1.bias", Node: b}}, 0.1, 0.9, 0.01)
+	s.Velocity("fc1.weight").Data().([]float64)[0] = 1
+	s.Velocity("fc1.bias").Data().([]float64)[0] = 1
+	if err := s.Step(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		node *G.Node
+		v, w float64
+	}{{"fc1.weight", w, 0.952, 1.048}, {"fc1.bias", b, 0.95, 1.05}} {
+		gotW := c.node.Value().Data().([]float64)[0]
+		gotV := s.Velocity(c.name).Data().([]float64)[0]
+		if math.Abs(gotW-c.w) > 1e-12 || math.Abs(gotV-c.v) > 1e-12 {
+			t.Errorf("%s: w %v v %v, want w %v v %v", c.name, gotW, gotV, c.w, c.v)
+		}
+		gr, _ := c.node.Grad()
+		if gv := gr.Data().([]float64)[0]; gv != 0 {
+			t.Errorf("%s: gradient %v after the step, want 0", c.name, gv)
+		}
+	}
+}
+
+func TestLRSchedule(t *testing.T) {
+	h := Hyper{LR: 0.1, LRSteps: []int{3, 5}, LRGamma: 0.5}
+	for epoch, want := range map[int]float64{1: 0.1, 2: 0.1, 3: 0.05, 4: 0.05, 5: 0.025, 9: 0.025} {
+		if got := h.LRAt(epoch); math.Abs(got-want) > 1e-15 {
+			t.Errorf("LRAt(%d) = %v, want %v", epoch, got, want)
+		}
+	}
+}
+
+func TestShuffleIsAPermutationFixedBySeedAndEpoch(t *testing.T) {
+	a, b, c := Shuffle(1, 2, 100), Shuffle(1, 2, 100), Shuffle(1, 3, 100)
+	seen := make([]bool, 100)
+	for _, i := range a {
+		seen[i] = true
+	}
+	for i, s := range seen {
+		if !s {
+			t.Fatalf("index %d missing from the permutation", i)
+		}
+	}
+	same := true
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatal("same seed and epoch gave different orders")
+		}
+		same = same && a[i] == c[i]
+	}
+	if same {
+		t.Error("epochs 2 and 3 visit the images in the same order")
+	}
+}
+
+func TestHyperValidate(t *testing.T) {
+	for name, mod := range map[string]func(*Hyper){
+		"batch":     func(h *Hyper) { h.Batch = 0 },
+		"learning":  func(h *Hyper) { h.LR = 0 },
+		"alpha":     func(h *Hyper) { h.Alpha = 1.5 },
+		"lambda":    func(h *Hyper) { h.Lambda = -1 },
+		"dimension": func(h *Hyper) { h.Dim = 0 },
+		"momentum":  func(h *Hyper) { h.Momentum = 1 },
+	} {
+		h := DefaultHyper()
+		mod(&h)
+		err := h.Validate()
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: error %v should name it", name, err)
+		}
+	}
+	if err := DefaultHyper().Validate(); err != nil {
+		t.Errorf("defaults: %v", err)
+	}
+}
+
+// TestTrainingLearns trains for a few epochs on 640 images and checks that
+// the loss falls, the test accuracy rises well above chance and the centers
+// move toward the features (intra-class distance shrinks relative to the
+// distance between centers).
+func TestTrainingLearns(t *testing.T) {
+	trainSet, err := LoadMNIST("", "train", 640)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testSet, err := LoadMNIST("", "test", 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := DefaultHyper()
+	h.Batch = 32
+	tr, err := NewTrainer(h, tensor.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	before, err := tr.Evaluate(testSet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first, last EpochResult
+	for e := 0; e < 4; e++ {
+		r, err := tr.TrainEpoch(context.Background(), trainSet, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e == 0 {
+			first = r
+		}
+		last = r
+	}
+	after, err := tr.Evaluate(testSet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("loss %.3f -> %.3f, test acc %.3f -> %.3f, intra/inter %.3f -> %.3f",
+		first.Loss, last.Loss, before.Acc, after.Acc, before.Intra/before.Inter, after.Intra/after.Inter)
+	if !(last.Loss < 0.8*first.Loss) {
+		t.Errorf("loss went from %.3f to %.3f; expected it to fall", first.Loss, last.Loss)
+	}
+	if after.Acc < 0.6 {
+		t.Errorf("test accuracy %.3f after 4 epochs on 640 images; expected at least 0.6", after.Acc)
+	}
+	if tr.Epoch != 4 || tr.Step != 4*(640/32) {
+		t.Errorf("epoch %d step %d, want 4 and %d", tr.Epoch, tr.Step, 4*(640/32))
+	}
+	if len(after.Features) != testSet.N*h.Dim || len(after.Predicted) != testSet.N {
+		t.Errorf("evaluation returned %d feature values and %d predictions", len(after.Features), len(after.Predicted))
+	}
+}
+
+// TestEvaluateLeavesTrainingAlone: evaluating between two steps must not
+// change what the next step computes.
+func TestEvaluateLeavesTrainingAlone(t *testing.T) {
+	ds, err := LoadMNIST("", "test", 130)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := DefaultHyper()
+	h.Batch = 8
+	const px = graph.Rows * graph.Cols
+	run := func(evaluate bool) StepResult {
+		tr, err := NewTrainer(h, tensor.Float64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tr.Close()
+		if _, err := tr.TrainStep(ds.Images[:8*px], ds.Labels[:8]); err != nil {
+			t.Fatal(err)
+		}
+		if evaluate {
+			if _, err := tr.Evaluate(ds); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r, err := tr.TrainStep(ds.Images[8*px:16*px], ds.Labels[8:16])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if a, b := run(false), run(true); a != b {
+		t.Errorf("second step without evaluation %+v, with evaluation %+v", a, b)
+	}
+}
+
+// TestDivergenceIsReported: an absurd learning rate makes the loss or the
+// weights non-finite, and the step says so instead of training on.
+func TestDivergenceIsReported(t *testing.T) {
+	ds, err := LoadMNIST("", "train", 256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := DefaultHyper()
+	h.Batch, h.LR = 32, 1e12
+	tr, err := NewTrainer(h, tensor.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	for e := 0; e < 5; e++ {
+		if _, err = tr.TrainEpoch(context.Background(), ds, nil); err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, ErrDiverged) {
+		t.Fatalf("error %v, want a divergence error", err)
+	}
+	if !strings.Contains(err.Error(), "epoch") || !strings.Contains(err.Error(), "step") {
+		t.Errorf("error %q should name the epoch and step", err)
+	}
+}
