@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash"
 	"hash/fnv"
+	"unsafe"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -113,4 +114,15 @@ func shapeOf(op fmt.Stringer, d G.DimSizer) (tensor.Shape, error) {
 	return s, nil
 }
 
-func data[T Float](t *tensor.Dense) []T { return t.Data().([]T) }
+// data returns t's backing slice. Dense.Data builds it through reflection
+// and allocates on every call; this does not.
+func data[T Float](t *tensor.Dense) []T {
+	switch any(*new(T)).(type) {
+	case float32:
+		s := t.Float32s()
+		return *(*[]T)(unsafe.Pointer(&s))
+	default:
+		s := t.Float64s()
+		return *(*[]T)(unsafe.Pointer(&s))
+	}
+}

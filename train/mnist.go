@@ -278,7 +278,7 @@ func LoadMNIST(dir string, set string, limit int) (*Dataset, error) {
 		return nil, fmt.Errorf("MNIST %s set: %s holds no images", set, imagesFile)
 	}
 	if limit > n {
-		return nil, fmt.Errorf("MNIST %s set: limit %d is more than the %d images in %s", set, limit, n, imagesFile)
+		return nil, &LimitError{Set: set, Limit: limit, N: n, File: imagesFile}
 	}
 	if limit > 0 {
 		n = limit
@@ -296,6 +296,18 @@ func LoadMNIST(dir string, set string, limit int) (*Dataset, error) {
 		Rows:   rows,
 		Cols:   cols,
 	}, nil
+}
+
+// LimitError reports a limit larger than the MNIST set it applies to.
+type LimitError struct {
+	Set   string // "train" or "test"
+	Limit int
+	N     int    // images in the set
+	File  string // the images file
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("MNIST %s set: limit %d is more than the %d images in %s", e.Set, e.Limit, e.N, e.File)
 }
 
 // mnistReadIDXFile opens base+".gz" in dir (or base if there is no .gz file),

@@ -141,11 +141,11 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 	trainSet, err := LoadMNIST(o.DataDir, "train", o.TrainLimit)
 	if err != nil {
-		return nil, err
+		return nil, limitUsage("-train-limit", err)
 	}
 	testSet, err := LoadMNIST(o.DataDir, "test", o.TestLimit)
 	if err != nil {
-		return nil, err
+		return nil, limitUsage("-test-limit", err)
 	}
 	impl := blas.Default()
 	fmt.Fprintf(logw, "BLAS: %s\n", impl.Name())
@@ -251,6 +251,26 @@ func (e *InterruptedError) Error() string {
 // Unwrap makes errors.Is(err, ErrInterrupted) true.
 func (e *InterruptedError) Unwrap() error { return ErrInterrupted }
 
+// UsageError is an option that does not fit the data, found once the data
+// is loaded; the command reports it as bad usage.
+type UsageError struct {
+	Flag string // the option at fault, "-train-limit"
+	Err  error
+}
+
+func (e *UsageError) Error() string { return e.Flag + ": " + e.Err.Error() }
+
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// limitUsage makes a *LimitError from LoadMNIST a *UsageError naming flag.
+func limitUsage(flag string, err error) error {
+	var le *LimitError
+	if errors.As(err, &le) {
+		return &UsageError{Flag: flag, Err: err}
+	}
+	return err
+}
+
 // Evaluate loads a checkpoint, evaluates it on the test set and writes the
 // test-feature plot into o.Out. Only DataDir, TestLimit and Out of o are used.
 func Evaluate(o Options, checkpoint string) (EvalResult, error) {
@@ -263,7 +283,7 @@ func Evaluate(o Options, checkpoint string) (EvalResult, error) {
 	}
 	testSet, err := LoadMNIST(o.DataDir, "test", o.TestLimit)
 	if err != nil {
-		return r, err
+		return r, limitUsage("-test-limit", err)
 	}
 	t, err := LoadCheckpoint(checkpoint)
 	if err != nil {
@@ -369,14 +389,7 @@ func (o *outputs) final(test *Dataset, ev EvalResult) error {
 	return WriteFeaturesNPY(filepath.Join(o.dir, FeaturesNPY), filepath.Join(o.dir, LabelsNPY), ev.Features, test.Labels, dim)
 }
 
-func centerValues(t *Trainer) []float64 {
-	c := t.Centers.Tensor()
-	v := make([]float64, c.Shape().TotalSize())
-	for i := range v {
-		v[i] = at(c, i)
-	}
-	return v
-}
+func centerValues(t *Trainer) []float64 { return values(t.Centers.Tensor()) }
 
 // writeFile replaces path atomically with data, naming path on error.
 func writeFile(path string, data []byte) error {

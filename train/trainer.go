@@ -33,7 +33,7 @@ type Hyper struct {
 // accuracy on MNIST with compact 2-D clusters (see README).
 func DefaultHyper() Hyper {
 	return Hyper{
-		Batch: 64, LR: 0.01, LRSteps: []int{7, 9}, LRGamma: 0.1,
+		Batch: 64, LR: 0.01, LRSteps: []int{5, 7}, LRGamma: 0.1,
 		Momentum: 0.9, WeightDecay: 5e-4, Lambda: 0.1, Alpha: 0.5, Dim: 2, Seed: 1,
 	}
 }
@@ -247,26 +247,33 @@ func copyImages(dst *tensor.Dense, src []float32) {
 // argmaxRows returns the index of the largest entry of each row of m.
 func argmaxRows(m *tensor.Dense) []int {
 	n, k := m.Shape()[0], m.Shape()[1]
+	v := values(m)
 	out := make([]int, n)
 	for i := range out {
 		best := math.Inf(-1)
-		for j := 0; j < k; j++ {
-			if v := at(m, i*k+j); v > best {
-				best, out[i] = v, j
+		for j, x := range v[i*k : (i+1)*k] {
+			if x > best {
+				best, out[i] = x, j
 			}
 		}
 	}
 	return out
 }
 
-func at(t *tensor.Dense, i int) float64 {
-	switch d := t.Data().(type) {
-	case []float32:
-		return float64(d[i])
-	case []float64:
-		return d[i]
+// values returns the entries of a float tensor as float64s (a copy).
+func values(t *tensor.Dense) []float64 {
+	switch t.Dtype() {
+	case tensor.Float32:
+		s := t.Float32s()
+		out := make([]float64, len(s))
+		for i, x := range s {
+			out[i] = float64(x)
+		}
+		return out
+	case tensor.Float64:
+		return slices.Clone(t.Float64s())
 	}
-	return math.NaN()
+	return nil
 }
 
 // Shuffle returns the order in which epoch (1-based) visits n images: a
@@ -397,18 +404,17 @@ func (e *evaluator) run(ds *Dataset, c *centerloss.Centers) (EvalResult, error) 
 		if err := e.vm.RunAll(); err != nil {
 			return r, fmt.Errorf("evaluate: %w", err)
 		}
-		feats := e.net.Features.Value().(*tensor.Dense)
-		logits := e.net.Logits.Value().(*tensor.Dense)
-		pred := argmaxRows(logits)
+		feats := values(e.net.Features.Value().(*tensor.Dense))
+		logitsT := e.net.Logits.Value().(*tensor.Dense)
+		logits := values(logitsT)
+		pred := argmaxRows(logitsT)
 		for i := 0; i < hi-lo; i++ {
-			for j := 0; j < dim; j++ {
-				r.Features[(lo+i)*dim+j] = at(feats, i*dim+j)
-			}
+			copy(r.Features[(lo+i)*dim:(lo+i+1)*dim], feats[i*dim:(i+1)*dim])
 			r.Predicted[lo+i] = pred[i]
 			if pred[i] == ds.Labels[lo+i] {
 				correct++
 			}
-			r.Softmax += crossEntropy(logits, i, k, ds.Labels[lo+i])
+			r.Softmax += crossEntropy(logits[i*k:(i+1)*k], ds.Labels[lo+i])
 		}
 	}
 	r.Acc = float64(correct) / float64(ds.N)
@@ -426,10 +432,10 @@ func (e *evaluator) run(ds *Dataset, c *centerloss.Centers) (EvalResult, error) 
 	if r.Intra, r.Inter, err = c.Stats(ft, ds.Labels); err != nil {
 		return r, fmt.Errorf("evaluate: %w", err)
 	}
-	centers := c.Tensor()
+	centers := values(c.Tensor())
 	for i, l := range ds.Labels {
 		for j := 0; j < dim; j++ {
-			d := r.Features[i*dim+j] - at(centers, l*dim+j)
+			d := r.Features[i*dim+j] - centers[l*dim+j]
 			r.Center += d * d
 		}
 	}
@@ -437,12 +443,8 @@ func (e *evaluator) run(ds *Dataset, c *centerloss.Centers) (EvalResult, error) 
 	return r, nil
 }
 
-// crossEntropy is -log softmax(row i of logits)[label], through log-sum-exp.
-func crossEntropy(logits *tensor.Dense, i, k, label int) float64 {
-	row := make([]float64, k)
-	for j := range row {
-		row[j] = at(logits, i*k+j)
-	}
+// crossEntropy is -log softmax(row)[label], through log-sum-exp.
+func crossEntropy(row []float64, label int) float64 {
 	m := slices.Max(row)
 	var s float64
 	for _, v := range row {

@@ -40,7 +40,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	h := train.DefaultHyper()
 	o := train.Options{Hyper: h}
-	fs.IntVar(&o.Epochs, "epochs", 10, "number of epochs")
+	fs.IntVar(&o.Epochs, "epochs", 8, "number of epochs")
 	fs.IntVar(&o.Batch, "batch", h.Batch, "images per training step")
 	fs.Float64Var(&o.LR, "lr", h.LR, "initial learning rate")
 	steps := fs.String("lr-steps", joinInts(h.LRSteps), "comma-separated epochs at whose start the learning rate is multiplied by -lr-gamma (empty: constant)")
@@ -100,7 +100,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		r, err := train.Evaluate(o, *evalPath)
 		if err != nil {
 			fmt.Fprintf(stderr, "train: %v\n", err)
-			return 1
+			return failStatus(err)
 		}
 		fmt.Fprintf(stdout, "%s: test acc %.4f  softmax loss %.4f  center loss %.4f  intra %.3f  inter %.3f\n",
 			*evalPath, r.Acc, r.Softmax, r.Center, r.Intra, r.Inter)
@@ -120,12 +120,42 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "train: %v\n", err)
 		var ie *train.InterruptedError
 		if errors.As(err, &ie) {
-			fmt.Fprintf(stderr, "resume with: go run ./cmd/train -resume %s -epochs %d -out %s\n", ie.Checkpoint, o.Epochs, o.Out)
+			// The resumed run needs the same data, or its position in the
+			// epoch would not fit.
+			resume := []string{"-resume", ie.Checkpoint, "-epochs", strconv.Itoa(o.Epochs), "-out", o.Out}
+			fs.Visit(func(f *flag.Flag) {
+				if f.Name == "data" || f.Name == "train-limit" || f.Name == "test-limit" {
+					resume = append(resume, "-"+f.Name, f.Value.String())
+				}
+			})
+			for i, a := range resume {
+				resume[i] = shellQuote(a)
+			}
+			fmt.Fprintf(stderr, "resume with: go run ./cmd/train %s\n", strings.Join(resume, " "))
 			return 130
 		}
-		return 1
+		return failStatus(err)
 	}
 	return 0
+}
+
+// failStatus is the exit status of a failed run: 2 when an option does not
+// fit the data, else 1.
+func failStatus(err error) int {
+	var ue *train.UsageError
+	if errors.As(err, &ue) {
+		return 2
+	}
+	return 1
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but plain
+// path characters.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+=.,/:@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // hyperFlags are the flags a checkpoint overrides.
