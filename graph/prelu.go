@@ -116,6 +116,23 @@ func (op *preluOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	return G.Nodes{dx, da}, nil
 }
 
+// preluGradArgs validates the (x, a, dy) inputs of the gradient ops.
+func preluGradArgs(op G.Op, in []G.Value) (x, a, dy *tensor.Dense, n, c, plane int, err error) {
+	if err = checkArity(op, len(in)); err != nil {
+		return
+	}
+	if x, a, n, c, plane, err = preluArgs(op, in[0], in[1]); err != nil {
+		return
+	}
+	if dy, err = dense(op, "output gradient", in[2], -1); err != nil {
+		return
+	}
+	if !dy.Shape().Eq(x.Shape()) || dy.Dtype() != x.Dtype() {
+		err = fmt.Errorf("%v: output gradient %v %v does not match input %v %v", op, dy.Dtype(), dy.Shape(), x.Dtype(), x.Shape())
+	}
+	return
+}
+
 // preluGradInput computes dL/dx = dy where x > 0, a_c·dy elsewhere.
 type preluGradInput struct {
 	opBase
@@ -139,19 +156,9 @@ func (op *preluGradInput) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *preluGradInput) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
-	x, a, n, c, plane, err := preluArgs(op, in[0], in[1])
+	x, a, dy, n, c, plane, err := preluGradArgs(op, in)
 	if err != nil {
 		return nil, err
-	}
-	dy, err := dense(op, "output gradient", in[2], -1)
-	if err != nil {
-		return nil, err
-	}
-	if !dy.Shape().Eq(x.Shape()) || dy.Dtype() != x.Dtype() {
-		return nil, fmt.Errorf("%v: output gradient %v %v does not match input %v %v", op, dy.Dtype(), dy.Shape(), x.Dtype(), x.Shape())
 	}
 	dx := op.out.get(x.Dtype(), x.Shape()...)
 	if x.Dtype() == tensor.Float32 {
@@ -203,19 +210,9 @@ func (op *preluGradSlope) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *preluGradSlope) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
-	x, _, n, c, plane, err := preluArgs(op, in[0], in[1])
+	x, _, dy, n, c, plane, err := preluGradArgs(op, in)
 	if err != nil {
 		return nil, err
-	}
-	dy, err := dense(op, "output gradient", in[2], -1)
-	if err != nil {
-		return nil, err
-	}
-	if !dy.Shape().Eq(x.Shape()) || dy.Dtype() != x.Dtype() {
-		return nil, fmt.Errorf("%v: output gradient %v %v does not match input %v %v", op, dy.Dtype(), dy.Shape(), x.Dtype(), x.Shape())
 	}
 	da := op.out.get(x.Dtype(), c)
 	if x.Dtype() == tensor.Float32 {
