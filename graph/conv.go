@@ -3,6 +3,7 @@ package graph
 import (
 	"fmt"
 	"hash"
+	"sync"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -35,7 +36,14 @@ type convOp struct {
 	k, pad    int
 	inputGrad bool // whether to differentiate with respect to x
 	out       buffer
-	cols      scratch
+}
+
+// convWork is the working memory of every convolution op: the patch
+// matrices are the largest buffers of a step, and ops of a machine run one
+// at a time, so sharing them saves most of the memory they would take.
+var convWork struct {
+	sync.Mutex
+	cols, parts scratch
 }
 
 func (op *convOp) Arity() int { return 3 }
@@ -111,10 +119,12 @@ func (op *convOp) Do(in ...G.Value) (G.Value, error) {
 	}
 	n := x.Shape()[0]
 	y := op.out.get(x.Dtype(), n, g.co, g.oh, g.ow)
+	convWork.Lock()
+	defer convWork.Unlock()
 	if x.Dtype() == tensor.Float32 {
-		convForward[float32](g, n, data[float32](x), data[float32](w), data[float32](b), data[float32](y), &op.cols)
+		convForward[float32](g, n, data[float32](x), data[float32](w), data[float32](b), data[float32](y), &convWork.cols)
 	} else {
-		convForward[float64](g, n, data[float64](x), data[float64](w), data[float64](b), data[float64](y), &op.cols)
+		convForward[float64](g, n, data[float64](x), data[float64](w), data[float64](b), data[float64](y), &convWork.cols)
 	}
 	return y, nil
 }
@@ -188,7 +198,6 @@ type convGradInput struct {
 	opBase
 	k, pad int
 	out    buffer
-	cols   scratch
 }
 
 func (op *convGradInput) Arity() int { return 3 }
@@ -219,10 +228,12 @@ func (op *convGradInput) Do(in ...G.Value) (G.Value, error) {
 	}
 	n := x.Shape()[0]
 	dx := op.out.get(x.Dtype(), x.Shape()...)
+	convWork.Lock()
+	defer convWork.Unlock()
 	if x.Dtype() == tensor.Float32 {
-		convBackwardData[float32](g, n, data[float32](w), data[float32](dy), data[float32](dx), &op.cols)
+		convBackwardData[float32](g, n, data[float32](w), data[float32](dy), data[float32](dx), &convWork.cols)
 	} else {
-		convBackwardData[float64](g, n, data[float64](w), data[float64](dy), data[float64](dx), &op.cols)
+		convBackwardData[float64](g, n, data[float64](w), data[float64](dy), data[float64](dx), &convWork.cols)
 	}
 	return dx, nil
 }
@@ -279,8 +290,6 @@ type convGradFilter struct {
 	opBase
 	k, pad int
 	out    buffer
-	cols   scratch
-	parts  scratch
 }
 
 func (op *convGradFilter) Arity() int { return 2 }
@@ -332,10 +341,12 @@ func (op *convGradFilter) Do(in ...G.Value) (G.Value, error) {
 		return nil, fmt.Errorf("%v: output gradient has shape %v, want %v", op, dy.Shape(), tensor.Shape{xs[0], g.co, g.oh, g.ow})
 	}
 	dw := op.out.get(x.Dtype(), g.co, g.c, g.k, g.k)
+	convWork.Lock()
+	defer convWork.Unlock()
 	if x.Dtype() == tensor.Float32 {
-		convBackwardFilter[float32](g, xs[0], data[float32](x), data[float32](dy), data[float32](dw), &op.cols, &op.parts)
+		convBackwardFilter[float32](g, xs[0], data[float32](x), data[float32](dy), data[float32](dw), &convWork.cols, &convWork.parts)
 	} else {
-		convBackwardFilter[float64](g, xs[0], data[float64](x), data[float64](dy), data[float64](dw), &op.cols, &op.parts)
+		convBackwardFilter[float64](g, xs[0], data[float64](x), data[float64](dy), data[float64](dw), &convWork.cols, &convWork.parts)
 	}
 	return dw, nil
 }

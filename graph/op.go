@@ -43,22 +43,24 @@ func (b *buffer) get(dt tensor.Dtype, shape ...int) *tensor.Dense {
 	return b.t
 }
 
-// scratch is per-worker working memory of an op, kept across runs.
+// scratch is per-worker working memory, kept across runs.
 type scratch struct {
 	f32 [][]float32
 	f64 [][]float64
 }
 
-// scratchFor returns p slices of n elements each, reusing earlier ones.
+// scratchFor returns p slices of n elements each, reusing the memory of
+// earlier calls when it is large enough.
 func scratchFor[T Float](s *scratch, p, n int) [][]T {
 	grow := func(bufs [][]T) [][]T {
 		for len(bufs) < p {
 			bufs = append(bufs, nil)
 		}
 		for i := range bufs[:p] {
-			if len(bufs[i]) != n {
+			if cap(bufs[i]) < n {
 				bufs[i] = make([]T, n)
 			}
+			bufs[i] = bufs[i][:n]
 		}
 		return bufs[:p]
 	}
