@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Compares the Go trainer's step with PyTorch's on the same machine.
+#
+# Each round runs, back to back,
+#   go test ./train -run '^$' -bench TrainStep -benchtime 20x
+# (its images/s metric) and bench/pytorch_step.py (PyTorch, same LeNet++,
+# loss and solver, batch 64, 2 threads), and prints both rates and their
+# ratio go/pytorch; the median ratio closes the run.
+#
+# Usage: bench/compare.sh [-n ROUNDS] [-benchtime 20x] [-bench TrainStep] [-- PYTORCH_ARGS...]
+#        bench/compare.sh --parse FILE   # print the images/s of saved go test output ("-" = stdin)
+# Environment: ROUNDS (default 3), BENCHTIME, BENCH, PKG (default ./train),
+# PYTHON (default /usr/bin/python3).
+# Needs Debian's python3-torch (apt-get install -y python3-torch).
+set -euo pipefail
+
+die() { echo "compare.sh: $*" >&2; exit 1; }
+
+# go_images_per_sec reads go test -bench output and prints the images/s
+# value of the first benchmark line that reports it, e.g. 456.7 from
+#   BenchmarkTrainStep-2   20   123456789 ns/op   456.7 images/s   1234 B/op   12 allocs/op
+go_images_per_sec() {
+	awk '
+		/^Benchmark/ && !found {
+			for (i = 3; i <= NF; i++) if ($i == "images/s") { print $(i - 1); found = 1; exit }
+		}
+		END { if (!found) exit 1 }
+	'
+}
+
+rounds=${ROUNDS:-3}
+benchtime=${BENCHTIME:-20x}
+bench=${BENCH:-TrainStep}
+pkg=${PKG:-./train}
+python=${PYTHON:-/usr/bin/python3}
+py_args=()
+
+while [[ $# -gt 0 ]]; do
+	case $1 in
+	--parse)
+		[[ $# -ge 2 ]] || die "--parse needs a file (or - for stdin)"
+		if [[ $2 == - ]]; then go_images_per_sec; else go_images_per_sec <"$2"; fi ||
+			die "no 'images/s' metric on a Benchmark line"
+		exit 0
+		;;
+	-n | -rounds | --rounds) rounds=${2:?}; shift 2 ;;
+	-benchtime | --benchtime) benchtime=${2:?}; shift 2 ;;
+	-bench | --bench) bench=${2:?}; shift 2 ;;
+	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	--) shift; py_args=("$@"); break ;;
+	*) die "unknown argument $1 (see --help)" ;;
+	esac
+done
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || die "rounds must be a positive integer, not '$rounds'"
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$here/.."
+
+command -v go >/dev/null || die "go not found in PATH"
+[[ -x $python ]] || die "$python not found; PyTorch is expected from Debian's python3-torch"
+"$python" -c 'import torch' 2>/dev/null ||
+	die "PyTorch is not importable by $python: install it with 'apt-get install -y python3-torch'"
+
+# Build once up front so that a compile error stops the run early.
+go test -c -o /dev/null "$pkg" || die "go test $pkg does not build"
+
+ratios=()
+for ((r = 1; r <= rounds; r++)); do
+	if ! go_out=$(go test "$pkg" -run '^$' -bench "$bench" -benchtime "$benchtime" 2>&1); then
+		printf '%s\n' "$go_out" >&2
+		die "go test -bench $bench failed"
+	fi
+	go_ips=$(printf '%s\n' "$go_out" | go_images_per_sec) || {
+		printf '%s\n' "$go_out" >&2
+		die "no 'images/s' metric in the go test output above"
+	}
+
+	py_out=$("$python" bench/pytorch_step.py ${py_args[@]+"${py_args[@]}"}) || die "pytorch_step.py failed"
+	py_ips=$(printf '%s\n' "$py_out" | awk -F': ' '$1 == "pytorch images/s" { print $2 }')
+	[[ -n $py_ips ]] || die "no 'pytorch images/s' line in: $py_out"
+	py_rss=$(printf '%s\n' "$py_out" | awk -F': ' '$1 == "pytorch peak RSS MB" { print $2 }')
+
+	ratio=$(awk -v g="$go_ips" -v p="$py_ips" 'BEGIN { printf "%.3f", g / p }')
+	ratios+=("$ratio")
+	printf 'round %d/%d: go %s images/s, pytorch %s images/s (peak RSS %s MB), go/pytorch %s\n' \
+		"$r" "$rounds" "$go_ips" "$py_ips" "${py_rss:-?}" "$ratio"
+done
+
+median=$(printf '%s\n' "${ratios[@]}" | sort -g | awk '
+	{ v[NR] = $1 }
+	END { if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }
+')
+echo "median go/pytorch ratio over $rounds rounds: $median"
