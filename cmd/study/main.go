@@ -1,0 +1,213 @@
+// Command study trains the configurations of the results study of
+// docs/RESULTS.md and writes their tables and the figure grid:
+//
+//   - the paper's Fig. 2 and 3: D = 2, softmax only (lambda 0) and lambda in
+//     {0.001, 0.01, 0.1, 1} at alpha 0.5, each with two seeds;
+//   - an alpha sweep {0.01, 0.1, 0.5, 1} at lambda 0.1;
+//   - feature dimension D in {2, 8, 32, 128}, softmax only vs lambda 0.1.
+//
+// Every run goes to its own folder under -out; a run whose summary.json
+// exists is skipped, so the study can be stopped and started again.
+//
+//	go run ./cmd/study                 # everything, then -out/results.md and -out/figure_lambda.png
+//	go run ./cmd/study -only lambda    # one experiment
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/centerloss-go/centerloss/train"
+)
+
+// run is one configuration of the study.
+type run struct {
+	experiment string
+	lambda     float64
+	alpha      float64
+	dim        int
+	seed       uint64
+}
+
+func (r run) name() string {
+	return fmt.Sprintf("lambda%g_alpha%g_dim%d_seed%d", r.lambda, r.alpha, r.dim, r.seed)
+}
+
+// plan lists every run; runs shared by two experiments appear once.
+func plan() []run {
+	var rs []run
+	for _, l := range []float64{0, 0.001, 0.01, 0.1, 1} {
+		for _, s := range []uint64{1, 2} {
+			rs = append(rs, run{"lambda", l, 0.5, 2, s})
+		}
+	}
+	for _, a := range []float64{0.01, 0.1, 1} {
+		rs = append(rs, run{"alpha", 0.1, a, 2, 1})
+	}
+	for _, d := range []int{8, 32, 128} {
+		for _, l := range []float64{0, 0.1} {
+			rs = append(rs, run{"dim", l, 0.5, d, 1})
+		}
+	}
+	return rs
+}
+
+func main() { os.Exit(mainErr(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func mainErr(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("study", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", "runs/study", "folder of the runs and the report")
+	epochs := fs.Int("epochs", 4, "epochs per run")
+	trainLimit := fs.Int("train-limit", 20000, "training images per run (0: all 60000)")
+	testLimit := fs.Int("test-limit", 0, "test images (0: all 10000)")
+	only := fs.String("only", "", "run only the experiment lambda, alpha or dim")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *only != "" && *only != "lambda" && *only != "alpha" && *only != "dim" {
+		fmt.Fprintf(stderr, "study: -only %q: want lambda, alpha or dim\n", *only)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	for _, r := range plan() {
+		if *only != "" && r.experiment != *only && !(*only == "alpha" && r.lambda == 0.1 && r.dim == 2 && r.seed == 1) {
+			continue
+		}
+		dir := filepath.Join(*out, r.name())
+		if _, err := os.Stat(filepath.Join(dir, train.SummaryFile)); err == nil {
+			fmt.Fprintf(stdout, "%s: done, skipped\n", r.name())
+			continue
+		}
+		o := train.Options{Hyper: train.DefaultHyper(), Epochs: *epochs, Out: dir,
+			TrainLimit: *trainLimit, TestLimit: *testLimit, Log: stdout}
+		o.Lambda, o.Alpha, o.Dim, o.Seed = r.lambda, r.alpha, r.dim, r.seed
+		o.LRSteps = []int{*epochs} // a tenth of the rate for the last epoch
+		fmt.Fprintf(stdout, "== %s\n", r.name())
+		if _, err := train.Run(ctx, o); err != nil {
+			fmt.Fprintf(stderr, "study: %s: %v\n", r.name(), err)
+			if errors.Is(err, train.ErrInterrupted) {
+				return 130
+			}
+			if !errors.Is(err, train.ErrDiverged) {
+				return 1
+			}
+		}
+	}
+	if err := report(*out, stdout); err != nil {
+		fmt.Fprintf(stderr, "study: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// report writes results.md (one table per experiment) and the lambda figure
+// from the summaries found under dir.
+func report(dir string, stdout io.Writer) error {
+	sums := map[string]*train.Summary{}
+	for _, r := range plan() {
+		b, err := os.ReadFile(filepath.Join(dir, r.name(), train.SummaryFile))
+		if err != nil {
+			continue
+		}
+		var s train.Summary
+		if err := json.Unmarshal(b, &s); err != nil {
+			return fmt.Errorf("%s: %w", filepath.Join(dir, r.name(), train.SummaryFile), err)
+		}
+		sums[r.name()] = &s
+	}
+	var md strings.Builder
+	header := "| %s | runs | test acc | nearest-center acc | intra | inter | intra/inter | verification acc | AUC | minutes |\n|---|---|---|---|---|---|---|---|---|---|\n"
+	row := func(label string, runs []*train.Summary) {
+		if len(runs) == 0 {
+			fmt.Fprintf(&md, "| %s | 0 | not run yet |  |  |  |  |  |  |  |\n", label)
+			return
+		}
+		f := func(get func(*train.Summary) float64, prec int) string {
+			var m, v float64
+			for _, s := range runs {
+				m += get(s) / float64(len(runs))
+			}
+			for _, s := range runs {
+				v += (get(s) - m) * (get(s) - m) / float64(len(runs))
+			}
+			if len(runs) == 1 {
+				return fmt.Sprintf("%.*f", prec, m)
+			}
+			return fmt.Sprintf("%.*f ± %.*f", prec, m, prec, math.Sqrt(v))
+		}
+		fmt.Fprintf(&md, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", label, len(runs),
+			f(func(s *train.Summary) float64 { return s.Final.TestAcc }, 4),
+			f(func(s *train.Summary) float64 { return s.NearestCenterAcc }, 4),
+			f(func(s *train.Summary) float64 { return s.Final.Intra }, 3),
+			f(func(s *train.Summary) float64 { return s.Final.Inter }, 3),
+			f(func(s *train.Summary) float64 { return s.Final.Intra / s.Final.Inter }, 3),
+			f(func(s *train.Summary) float64 { return s.Verification.Accuracy }, 4),
+			f(func(s *train.Summary) float64 { return s.Verification.AUC }, 4),
+			f(func(s *train.Summary) float64 { return s.WallSeconds / 60 }, 1))
+	}
+	pick := func(keep func(run) bool) []*train.Summary {
+		var out []*train.Summary
+		for _, r := range plan() {
+			if s := sums[r.name()]; s != nil && keep(r) {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	md.WriteString("### Lambda (D = 2, alpha 0.5, seeds 1 and 2: mean ± spread)\n\n")
+	fmt.Fprintf(&md, header, "lambda")
+	var pngs [][]byte
+	for _, l := range []float64{0, 0.001, 0.01, 0.1, 1} {
+		row(fmt.Sprint(l), pick(func(r run) bool { return r.experiment == "lambda" && r.lambda == l }))
+		if s := sums[run{"lambda", l, 0.5, 2, 1}.name()]; s != nil {
+			b, err := os.ReadFile(filepath.Join(dir, run{"lambda", l, 0.5, 2, 1}.name(), train.PlotsDir, fmt.Sprintf("test_epoch_%03d.png", s.Epochs)))
+			if err == nil {
+				pngs = append(pngs, b)
+			}
+		}
+	}
+	md.WriteString("\n### Alpha (D = 2, lambda 0.1, seed 1)\n\n")
+	fmt.Fprintf(&md, header, "alpha")
+	for _, a := range []float64{0.01, 0.1, 0.5, 1} {
+		row(fmt.Sprint(a), pick(func(r run) bool { return r.lambda == 0.1 && r.dim == 2 && r.seed == 1 && r.alpha == a }))
+	}
+	md.WriteString("\n### Feature dimension (alpha 0.5, seed 1)\n\n")
+	fmt.Fprintf(&md, header, "D, lambda")
+	for _, d := range []int{2, 8, 32, 128} {
+		for _, l := range []float64{0, 0.1} {
+			row(fmt.Sprintf("%d, %g", d, l), pick(func(r run) bool { return r.dim == d && r.lambda == l && r.alpha == 0.5 && r.seed == 1 }))
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "results.md"), []byte(md.String()), 0o644); err != nil {
+		return err
+	}
+	if len(pngs) > 0 {
+		grid, err := train.GridPlot(pngs, len(pngs))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, "figure_lambda.png"), grid, 0o644); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(dir, "results.md"))
+	return nil
+}
