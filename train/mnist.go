@@ -50,6 +50,24 @@ type Dataset struct {
 	Rows, Cols int // 28, 28
 }
 
+// check reports a data set whose sizes disagree or whose labels are not in
+// [0, classes).
+func (ds *Dataset) check(classes int) error {
+	if ds == nil {
+		return errors.New("no data set")
+	}
+	if px := mnistRows * mnistCols; ds.N < 0 || len(ds.Images) != ds.N*px || len(ds.Labels) != ds.N {
+		return fmt.Errorf("data set of %d images holds %d pixel values and %d labels, want %d and %d",
+			ds.N, len(ds.Images), len(ds.Labels), max(ds.N, 0)*px, max(ds.N, 0))
+	}
+	for i, l := range ds.Labels {
+		if l < 0 || l >= classes {
+			return fmt.Errorf("label %d of image %d is outside [0, %d)", l, i, classes)
+		}
+	}
+	return nil
+}
+
 // mnistPixelScale maps a raw pixel byte p to (p - 127.5) / 128. Every value is
 // exact in float32.
 var mnistPixelScale = func() (t [256]float32) {

@@ -85,7 +85,19 @@ type Summary struct {
 	ImagesPerSecond float64   `json:"images_per_second"`
 	BLAS            string    `json:"blas"`
 	Checkpoint      string    `json:"checkpoint"`
+	// NearestCenterAcc classifies each test image by its nearest center.
+	NearestCenterAcc float64 `json:"nearest_center_acc"`
+	// Verification scores 6000 same-digit and 6000 different-digit test
+	// pairs by the cosine of their features, as the paper does on LFW.
+	Verification Verification `json:"verification"`
 }
+
+// Verification pairs drawn from the test set for every run's summary.
+const (
+	verifyPairs = 6000 // of each kind
+	verifySeed  = 1
+	verifyFolds = 10
+)
 
 // Validate reports the first option out of range, naming it as the
 // trainer's flag does.
@@ -104,6 +116,27 @@ func (o Options) Validate() error {
 	}
 	if o.Resume != "" {
 		return nil // the checkpoint brings its hyperparameters
+	}
+	// Check each hyperparameter alone so that the error names its flag.
+	for _, f := range []struct {
+		flag string
+		set  func(*Hyper)
+	}{
+		{"-batch", func(h *Hyper) { h.Batch = o.Batch }},
+		{"-lr", func(h *Hyper) { h.LR = o.LR }},
+		{"-lr-steps", func(h *Hyper) { h.LRSteps = o.LRSteps }},
+		{"-lr-gamma", func(h *Hyper) { h.LRGamma = o.LRGamma }},
+		{"-momentum", func(h *Hyper) { h.Momentum = o.Momentum }},
+		{"-weight-decay", func(h *Hyper) { h.WeightDecay = o.WeightDecay }},
+		{"-lambda", func(h *Hyper) { h.Lambda = o.Lambda }},
+		{"-alpha", func(h *Hyper) { h.Alpha = o.Alpha }},
+		{"-dim", func(h *Hyper) { h.Dim = o.Dim }},
+	} {
+		h := DefaultHyper()
+		f.set(&h)
+		if err := h.Validate(); err != nil {
+			return fmt.Errorf("%s: %w", f.flag, err)
+		}
 	}
 	return o.Hyper.Validate()
 }
@@ -153,6 +186,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		fmt.Fprintln(logw, blas.Hint())
 	}
 
+	var final EvalResult
 	var t *Trainer
 	if o.Resume != "" {
 		if t, err = LoadCheckpoint(o.Resume); err != nil {
@@ -222,6 +256,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		fmt.Fprintf(logw, "epoch %d/%d  loss %.4f (softmax %.4f, center %.4f)  train acc %.4f  test acc %.4f  intra %.3f  inter %.3f  lr %g  %.0fs  %.0f img/s\n",
 			epoch, o.Epochs, m.TrainLoss, m.SoftmaxLoss, m.CenterLoss, m.TrainAcc, m.TestAcc, m.Intra, m.Inter, m.LR, m.Seconds, m.ImagesPerSecond)
 		if epoch == o.Epochs {
+			final = ev
 			if err := out.final(testSet, ev); err != nil {
 				return nil, err
 			}
@@ -232,6 +267,21 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		Final: history[len(history)-1], History: history, WallSeconds: time.Since(start).Seconds(),
 		ImagesPerSecond: float64(trainImages) / trainSecs, BLAS: impl.Name(), Checkpoint: checkpoint,
 	}
+	s.NearestCenterAcc = NearestCenterAccuracy(final.Features, testSet.Labels, centerValues(t), t.Dim)
+	n := min(verifyPairs, testSet.N/4)
+	pairs, err := VerificationPairs(testSet.Labels, n, n, verifySeed)
+	if err != nil {
+		return nil, err
+	}
+	same := make([]bool, len(pairs))
+	for i, p := range pairs {
+		same[i] = p.Same
+	}
+	if s.Verification, err = Verify(CosineScores(final.Features, t.Dim, pairs), same, verifyFolds); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(logw, "nearest-center acc %.4f  verification acc %.4f ± %.4f  AUC %.4f (%d+%d test pairs, cosine)\n",
+		s.NearestCenterAcc, s.Verification.Accuracy, s.Verification.AccuracyStd, s.Verification.AUC, n, n)
 	if err := WriteJSON(filepath.Join(o.Out, SummaryFile), s); err != nil {
 		return nil, err
 	}

@@ -302,6 +302,9 @@ var ErrInterrupted = errors.New("training interrupted")
 // the step under way and returns an error wrapping ErrInterrupted.
 func (t *Trainer) TrainEpoch(ctx context.Context, ds *Dataset, progress func(step, steps int, r StepResult)) (EpochResult, error) {
 	var e EpochResult
+	if err := ds.check(t.Net.Classes); err != nil {
+		return e, fmt.Errorf("train: %w", err)
+	}
 	steps := ds.N / t.Batch
 	if steps == 0 {
 		return e, fmt.Errorf("the training set has %d images, fewer than one batch of %d", ds.N, t.Batch)
@@ -385,6 +388,9 @@ func newEvaluator(net *graph.Net, c *centerloss.Centers) (*evaluator, error) {
 
 func (e *evaluator) run(ds *Dataset, c *centerloss.Centers) (EvalResult, error) {
 	var r EvalResult
+	if err := ds.check(e.net.Classes); err != nil {
+		return r, fmt.Errorf("evaluate: %w", err)
+	}
 	if ds.N == 0 {
 		return r, errors.New("evaluate: empty data set")
 	}
