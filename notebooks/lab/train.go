@@ -1,0 +1,182 @@
+package lab
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gorgonia.org/tensor"
+
+	"github.com/centerloss-go/centerloss/internal/blas"
+	"github.com/centerloss-go/centerloss/train"
+)
+
+// Hyper are the hyperparameters of a training run (train.Hyper): batch
+// size, learning rate and its schedule, momentum, weight decay, Lambda (the
+// weight of center loss), Alpha (the center learning rate), Dim (the size of
+// the deep feature) and Seed.
+type Hyper = train.Hyper
+
+// Trainer is LeNet++ being trained with softmax + center loss (train.Trainer).
+// TrainEpoch trains for one epoch, Evaluate measures a data set, Centers holds
+// the class centers and Close releases it.
+type Trainer = train.Trainer
+
+// Dataset is a set of MNIST images, scaled, with their labels (train.Dataset).
+type Dataset = train.Dataset
+
+// StepResult is what one training step reports (train.StepResult).
+type StepResult = train.StepResult
+
+// EpochResult sums up one training epoch (train.EpochResult).
+type EpochResult = train.EpochResult
+
+// EvalResult is the network measured on a data set (train.EvalResult): the
+// accuracy, the losses, the intra-class and inter-center distances and the
+// deep features of every image.
+type EvalResult = train.EvalResult
+
+// ModulePath is the path of this Go module; RepoRoot looks for its go.mod.
+const ModulePath = "github.com/centerloss-go/centerloss"
+
+// DefaultCheckpoint is where `go run ./cmd/train`, run from the repository
+// root, writes its checkpoint.
+const DefaultCheckpoint = "runs/default/checkpoint.safetensors"
+
+// DefaultHyper returns the trainer's default hyperparameters (those of
+// `go run ./cmd/train`): batch 64, SGD with learning rate 0.01, momentum 0.9,
+// weight decay 5e-4, lambda 0.1, alpha 0.5, 2-D features.
+func DefaultHyper() Hyper { return train.DefaultHyper() }
+
+// NewTrainer builds LeNet++ (training and evaluation graphs, float32) with
+// freshly initialised weights and zero centers.
+func NewTrainer(h Hyper) (*Trainer, error) { return train.NewTrainer(h, tensor.Float32) }
+
+// LoadMNIST loads the first limit images (all if limit is 0) of the MNIST
+// "train" or "test" set, from the copy shipped with the GoMNIST module.
+func LoadMNIST(set string, limit int) (*Dataset, error) { return train.LoadMNIST("", set, limit) }
+
+// LoadCheckpoint rebuilds the trainer saved in a checkpoint file, with its
+// weights, centers and hyperparameters.
+func LoadCheckpoint(path string) (*Trainer, error) { return train.LoadCheckpoint(path) }
+
+// BLAS names the matrix library the trainer uses: OpenBLAS when it is
+// installed (much faster), else gonum's pure-Go BLAS.
+func BLAS() string { return blas.Default().Name() }
+
+// Progress returns a callback for Trainer.TrainEpoch that writes to w, every
+// `every` steps and at the last step, the step number, the running mean loss
+// and training accuracy and the speed in images per second. batch is the
+// trainer's batch size.
+func Progress(w io.Writer, batch, every int) func(step, steps int, r StepResult) {
+	if every < 1 {
+		every = 1
+	}
+	start := time.Now()
+	var loss float64
+	correct, n := 0, 0
+	return func(step, steps int, r StepResult) {
+		loss += r.Loss
+		correct += r.Correct
+		n++
+		if step%every == 0 || step == steps {
+			fmt.Fprintf(w, "  step %d/%d  loss %.4f  train acc %.4f  %.0f img/s\n", step, steps,
+				loss/float64(n), float64(correct)/float64(n*batch), float64(n*batch)/time.Since(start).Seconds())
+		}
+	}
+}
+
+// EpochLine is the one-line summary of an epoch that Train prints.
+func EpochLine(epoch, epochs int, e EpochResult, ev EvalResult, seconds float64) string {
+	return fmt.Sprintf("epoch %d/%d  loss %.4f (softmax %.4f, center %.4f)  train acc %.4f  test acc %.4f  intra %.3f  inter %.3f  %.0fs",
+		epoch, epochs, e.Loss, e.Softmax, e.Center, e.Acc, ev.Acc, ev.Intra, ev.Inter, seconds)
+}
+
+// Train trains t for epochs epochs on trainSet, evaluating on testSet after
+// each, and writes an EpochLine per epoch to log (nil: nothing). It returns
+// the evaluation after the last epoch.
+func Train(t *Trainer, trainSet, testSet *Dataset, epochs int, log io.Writer) (EvalResult, error) {
+	var ev EvalResult
+	if log == nil {
+		log = io.Discard
+	}
+	if epochs < 1 {
+		return ev, fmt.Errorf("lab: train for %d epochs", epochs)
+	}
+	for e := 1; e <= epochs; e++ {
+		start := time.Now()
+		er, err := t.TrainEpoch(context.Background(), trainSet, nil)
+		if err != nil {
+			return ev, err
+		}
+		if ev, err = t.Evaluate(testSet); err != nil {
+			return ev, err
+		}
+		fmt.Fprintln(log, EpochLine(e, epochs, er, ev, time.Since(start).Seconds()))
+	}
+	return ev, nil
+}
+
+// RepoRoot returns the root of the checkout of this module that contains the
+// current directory: the nearest parent folder whose go.mod declares
+// ModulePath.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if declaresModule(filepath.Join(dir, "go.mod")) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("lab: no go.mod of %s above the current directory", ModulePath)
+		}
+		dir = parent
+	}
+}
+
+func declaresModule(gomod string) bool {
+	f, err := os.Open(gomod)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) == 2 && fields[0] == "module" {
+			return strings.Trim(fields[1], `"`) == ModulePath
+		}
+	}
+	return false
+}
+
+// CheckpointPath returns the checkpoint the training notebook shows: the
+// value of CheckpointEnv if set, else DefaultCheckpoint under RepoRoot (or
+// relative to the current directory when no checkout is found).
+func CheckpointPath() string {
+	if p := os.Getenv(CheckpointEnv); p != "" {
+		return p
+	}
+	root, err := RepoRoot()
+	if err != nil {
+		return filepath.FromSlash(DefaultCheckpoint)
+	}
+	return filepath.Join(root, filepath.FromSlash(DefaultCheckpoint))
+}
+
+// FileExists reports whether path names an existing regular file.
+func FileExists(path string) bool {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return false
+	}
+	return fi.Mode().IsRegular()
+}
