@@ -68,7 +68,8 @@ var metricsHeader = []string{"epoch", "lr", "train_loss", "softmax_loss", "cente
 	"test_acc", "test_softmax_loss", "test_center_loss", "intra", "inter", "seconds", "images_per_second"}
 
 func (m Metrics) record() []string {
-	f := func(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
+	// Shortest exact form, so that a resumed run reads back the same numbers.
+	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	return []string{strconv.Itoa(m.Epoch), f(m.LR), f(m.TrainLoss), f(m.SoftmaxLoss), f(m.CenterLoss), f(m.TrainAcc),
 		f(m.TestAcc), f(m.TestSoftmax), f(m.TestCenter), f(m.Intra), f(m.Inter), f(m.Seconds), f(m.ImagesPerSecond)}
 }

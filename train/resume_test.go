@@ -1,0 +1,69 @@
+package train
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestRunResumeMatchesUninterrupted: a 2-epoch run, and a 1-epoch run
+// resumed for one more, end with byte-identical checkpoints (weights,
+// centers, momentum, position) and the same metrics; loading that
+// checkpoint gives back the final test accuracy.
+func TestRunResumeMatchesUninterrupted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains four short epochs")
+	}
+	base := func(epochs int, out string) Options {
+		o := Options{Hyper: DefaultHyper(), Epochs: epochs, Out: out, TrainLimit: 192, TestLimit: 100}
+		o.Batch = 32
+		return o
+	}
+	whole, parts := filepath.Join(t.TempDir(), "whole"), filepath.Join(t.TempDir(), "parts")
+	sw, err := Run(context.Background(), base(2, whole))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), base(1, parts)); err != nil {
+		t.Fatal(err)
+	}
+	o := base(2, parts)
+	o.Resume = filepath.Join(parts, CheckpointFile)
+	sp, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.ReadFile(filepath.Join(whole, CheckpointFile))
+	b, _ := os.ReadFile(filepath.Join(parts, CheckpointFile))
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		t.Error("the resumed run's checkpoint differs from the uninterrupted run's")
+	}
+	if len(sw.History) != 2 || len(sp.History) != 2 {
+		t.Fatalf("histories of %d and %d epochs, want 2 and 2", len(sw.History), len(sp.History))
+	}
+	for i := range sw.History {
+		w, p := sw.History[i], sp.History[i]
+		w.Seconds, p.Seconds, w.ImagesPerSecond, p.ImagesPerSecond = 0, 0, 0, 0
+		if w != p {
+			t.Errorf("epoch %d metrics: uninterrupted %+v, resumed %+v", i+1, w, p)
+		}
+	}
+	tr, err := LoadCheckpoint(filepath.Join(parts, CheckpointFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	test, err := LoadMNIST("", "test", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := tr.Evaluate(test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Acc != sp.Final.TestAcc {
+		t.Errorf("loaded checkpoint scores %v, the run reported %v", ev.Acc, sp.Final.TestAcc)
+	}
+}
