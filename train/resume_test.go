@@ -3,6 +3,7 @@ package train
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -29,11 +30,23 @@ func TestRunResumeMatchesUninterrupted(t *testing.T) {
 	if _, err := Run(context.Background(), base(1, parts)); err != nil {
 		t.Fatal(err)
 	}
+	// What a run killed while writing leaves behind; the next run clears it.
+	stale := filepath.Join(parts, "."+CheckpointFile+".tmp123")
+	if err := os.WriteFile(stale, []byte("torn"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	o := base(2, parts)
 	o.Resume = filepath.Join(parts, CheckpointFile)
 	sp, err := Run(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale temporary file %s still there (%v)", stale, err)
+	}
+	var ue *UsageError
+	if _, err := Run(context.Background(), o); !errors.As(err, &ue) || ue.Flag != "-epochs" {
+		t.Errorf("resuming a 2-epoch checkpoint for 2 epochs: %v, want a usage error naming -epochs", err)
 	}
 	a, _ := os.ReadFile(filepath.Join(whole, CheckpointFile))
 	b, _ := os.ReadFile(filepath.Join(parts, CheckpointFile))

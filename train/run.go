@@ -148,6 +148,13 @@ func prepareOut(dir string) error {
 	if err := os.MkdirAll(filepath.Join(dir, PlotsDir), 0o755); err != nil {
 		return fmt.Errorf("output folder %s: %w", dir, err)
 	}
+	// Temporary files of a run killed while writing are never complete.
+	for _, sub := range []string{dir, filepath.Join(dir, PlotsDir)} {
+		stale, _ := filepath.Glob(filepath.Join(sub, ".*.tmp*"))
+		for _, f := range stale {
+			os.Remove(f)
+		}
+	}
 	f, err := os.CreateTemp(dir, ".write-test-*")
 	if err != nil {
 		return fmt.Errorf("output folder %s is not writable: %w", dir, err)
@@ -200,7 +207,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 	defer t.Close()
 	if t.Epoch >= o.Epochs {
-		return nil, fmt.Errorf("-epochs %d: the checkpoint has already completed %d epochs", o.Epochs, t.Epoch)
+		return nil, &UsageError{Flag: "-epochs", Err: fmt.Errorf("%d: the checkpoint has already completed %d epochs", o.Epochs, t.Epoch)}
 	}
 	fmt.Fprintf(logw, "training LeNet++ (D=%d) on %d images, testing on %d; lambda %g, alpha %g, batch %d, lr %g\n",
 		o.Dim, trainSet.N, testSet.N, o.Lambda, o.Alpha, o.Batch, t.LRAt(t.Epoch+1))
