@@ -276,7 +276,8 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		ImagesPerSecond: float64(trainImages) / trainSecs, BLAS: impl.Name(), Checkpoint: checkpoint,
 	}
 	s.NearestCenterAcc = NearestCenterAccuracy(final.Features, testSet.Labels, centerValues(t), t.Dim)
-	n := min(verifyPairs, testSet.N/4)
+	// Small test sets (quick runs) get fewer pairs, so that enough distinct ones exist.
+	n := min(verifyPairs, testSet.N*(testSet.N-1)/40)
 	pairs, err := VerificationPairs(testSet.Labels, n, n, verifySeed)
 	if err != nil {
 		return nil, err
