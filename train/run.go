@@ -319,6 +319,7 @@ type UsageError struct {
 
 func (e *UsageError) Error() string { return e.Flag + ": " + e.Err.Error() }
 
+// Unwrap returns the underlying error.
 func (e *UsageError) Unwrap() error { return e.Err }
 
 // limitUsage makes a *LimitError from LoadMNIST a *UsageError naming flag.
