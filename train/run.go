@@ -412,17 +412,11 @@ func (o *outputs) epoch(t *Trainer, m Metrics, test *Dataset, ev EvalResult, tra
 
 // animate redraws every frame with one set of axes and writes the GIF.
 func (o *outputs) animate() error {
-	var bounds PlotBounds
-	for i, f := range o.frames {
-		_, b, err := FeaturePlot(f.fx, f.labels, f.cx, 2, PlotOptions{Title: f.title, Width: 480, Height: 480})
-		if err != nil {
-			return err
-		}
-		if i == 0 {
-			bounds = b
-		} else {
-			bounds = bounds.Union(b)
-		}
+	// Fixed axes that hold every frame's points; computed from the data, so
+	// that no frame is drawn twice.
+	bounds := plotDataBounds(o.frames[0].fx, o.frames[0].cx)
+	for _, f := range o.frames[1:] {
+		bounds = bounds.Union(plotDataBounds(f.fx, f.cx))
 	}
 	var a Animation
 	for _, f := range o.frames {
