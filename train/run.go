@@ -190,7 +190,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 	impl := blas.Default()
 	fmt.Fprintf(logw, "BLAS: %s\n", impl.Name())
-	if !impl.IsOpenBLAS() {
+	if !impl.IsNative() {
 		fmt.Fprintln(logw, blas.Hint())
 	}
 

@@ -9,7 +9,7 @@ import (
 )
 
 // BenchmarkSgemm times the convolution products of LeNet++ (weights ×
-// im2col columns for one image) in OpenBLAS and in gonum, one call at a time
+// im2col columns for one image) in oneDNN, OpenBLAS and gonum, one call at a time
 // ("serial") and from one goroutine per core ("parallel", as the trainer
 // calls them). It reports GFLOP/s.
 func BenchmarkSgemm(b *testing.B) {
@@ -17,19 +17,23 @@ func BenchmarkSgemm(b *testing.B) {
 		{64, 1600, 196}, // stage 2, second conv: 64 filters of 64×5×5, 14×14 outputs
 		{32, 800, 784},  // stage 1, second conv: 32 filters of 32×5×5, 28×28 outputs
 	}
-	cands := []struct {
+	type cand struct {
 		name string
 		impl *Implementation
-	}{{"gonum", Gonum()}}
-	if impl, err := Load(); err == nil {
-		cands = append([]struct {
-			name string
-			impl *Implementation
-		}{{"openblas", impl}}, cands...)
-		b.Logf("OpenBLAS: %s", impl.Name())
-	} else {
-		b.Logf("OpenBLAS not available: %v", err)
 	}
+	var cands []cand
+	for _, l := range []struct {
+		name string
+		load func() (*Implementation, error)
+	}{{"onednn", LoadOneDNN}, {"openblas", Load}} {
+		if impl, err := l.load(); err == nil {
+			cands = append(cands, cand{l.name, impl})
+			b.Logf("%s: %s", l.name, impl.Name())
+		} else {
+			b.Logf("%s not available: %v", l.name, err)
+		}
+	}
+	cands = append(cands, cand{"gonum", Gonum()})
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, s := range shapes {
 		a, bm := rand32(r, s.m*s.k), rand32(r, s.k*s.n)

@@ -20,13 +20,15 @@ const EnvVar = "CENTERLOSS_BLAS"
 // Implementation is a BLAS. It embeds gonum's pure-Go implementation, so it
 // satisfies gonum's blas.Float32, blas.Float64, blas.Complex64 and
 // blas.Complex128 (and can be passed to gorgonia.Use); when an OpenBLAS
-// library is loaded, Sgemm, Dgemm, Sgemv, Dgemv, Sger and Dger run in it.
+// library is loaded, Sgemm, Dgemm, Sgemv, Dgemv, Sger and Dger run in it,
+// and when oneDNN is loaded too, Sgemm runs in oneDNN.
 //
 // The zero value is the pure-Go implementation. An Implementation is safe for
 // concurrent use.
 type Implementation struct {
 	gonum.Implementation
-	lib *library // nil: pure Go
+	lib  *library   // nil: pure Go
+	fast *fastSgemm // nil: Sgemm in lib (or gonum)
 }
 
 var (
@@ -40,17 +42,28 @@ var (
 func Gonum() *Implementation { return &Implementation{} }
 
 // Name describes the implementation, e.g.
-// "OpenBLAS 0.3.21 ... Haswell MAX_THREADS=64 (libopenblas.so.0)" or
-// "gonum (pure Go)".
+// "oneDNN 2.6.3 sgemm (libdnnl.so.2) + OpenBLAS 0.3.21 ... Haswell
+// MAX_THREADS=64 (libopenblas.so.0)" or "gonum (pure Go)".
 func (i *Implementation) Name() string {
-	if i == nil || i.lib == nil {
-		return "gonum (pure Go)"
+	var parts []string
+	if i != nil && i.fast != nil {
+		parts = append(parts, i.fast.name())
 	}
-	return i.lib.name()
+	if i != nil && i.lib != nil {
+		parts = append(parts, i.lib.name())
+	} else {
+		parts = append(parts, "gonum (pure Go)")
+	}
+	return strings.Join(parts, " + ")
 }
 
-// IsOpenBLAS reports whether the matrix products run in OpenBLAS.
+// IsOpenBLAS reports whether OpenBLAS is loaded.
 func (i *Implementation) IsOpenBLAS() bool { return i != nil && i.lib != nil }
+
+// IsNative reports whether the single-precision matrix products, which are
+// nearly all of training's work, run in a native library (oneDNN or
+// OpenBLAS) rather than in pure Go.
+func (i *Implementation) IsNative() bool { return i != nil && (i.lib != nil || i.fast != nil) }
 
 // Load opens OpenBLAS under its usual names (libopenblas.so.0,
 // libopenblas.so, ...). It ignores CENTERLOSS_BLAS, never panics, and
@@ -87,15 +100,63 @@ func loadFirst(names []string) (impl *Implementation, err error) {
 	return nil, errors.Join(errs...)
 }
 
+// LoadOneDNN opens oneDNN (libdnnl.so.3 or libdnnl.so.2) and returns the
+// pure-Go implementation with its Sgemm replaced by oneDNN's; pair it with
+// OpenBLAS with [Implementation.WithOneDNN] instead. It never panics, and
+// returns an error naming every attempt when oneDNN cannot be used.
+func LoadOneDNN() (*Implementation, error) {
+	f, err := loadFast()
+	if err != nil {
+		return nil, err
+	}
+	return &Implementation{fast: f}, nil
+}
+
+func loadFast() (f *fastSgemm, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			f, err = nil, fmt.Errorf("blas: loading oneDNN: %v", r)
+		}
+	}()
+	names := fastNames()
+	if len(names) == 0 {
+		return nil, fmt.Errorf("blas: oneDNN is only used on linux/amd64, not %s/%s", runtime.GOOS, runtime.GOARCH)
+	}
+	var errs []error
+	for _, n := range names {
+		f, err := openFast(n)
+		if err == nil {
+			return f, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, errors.Join(errs...)
+}
+
+// WithOneDNN returns a copy of i whose Sgemm runs in oneDNN, or i itself
+// and the reason when oneDNN cannot be loaded.
+func (i *Implementation) WithOneDNN() (*Implementation, error) {
+	f, err := loadFast()
+	if err != nil {
+		return i, err
+	}
+	c := &Implementation{fast: f}
+	if i != nil {
+		c.lib = i.lib
+	}
+	return c, nil
+}
+
 var (
 	defaultOnce sync.Once
 	defaultImpl *Implementation
 	defaultErr  error // why OpenBLAS is not used by Default, if it is not
 )
 
-// Default returns the process-wide implementation: OpenBLAS if it loads,
-// gonum's pure-Go BLAS otherwise, as CENTERLOSS_BLAS may direct. It is chosen
-// on the first call and never changes afterwards.
+// Default returns the process-wide implementation: oneDNN for Sgemm and
+// OpenBLAS for the rest, each if it loads, gonum's pure-Go BLAS otherwise,
+// as CENTERLOSS_BLAS may direct. It is chosen on the first call and never
+// changes afterwards.
 func Default() *Implementation {
 	defaultOnce.Do(func() {
 		defaultImpl, defaultErr = chooseDefault(os.Getenv(EnvVar))
@@ -106,9 +167,12 @@ func Default() *Implementation {
 func chooseDefault(env string) (*Implementation, error) {
 	env = strings.TrimSpace(env)
 	var names []string
+	oneDNN := true
 	switch strings.ToLower(env) {
-	case "", "auto", "openblas":
+	case "", "auto":
 		names = libraryNames()
+	case "openblas":
+		names, oneDNN = libraryNames(), false
 	case "gonum", "go", "purego", "pure-go", "none", "off":
 		return Gonum(), fmt.Errorf("%s=%s", EnvVar, env)
 	default:
@@ -116,29 +180,34 @@ func chooseDefault(env string) (*Implementation, error) {
 	}
 	impl, err := loadFirst(names)
 	if err != nil {
-		return Gonum(), err
+		impl = Gonum()
 	}
-	return impl, nil
+	if oneDNN {
+		// Without oneDNN, Sgemm stays in OpenBLAS: not an error.
+		impl, _ = impl.WithOneDNN()
+	}
+	return impl, err
 }
 
-// Hint returns one line for the user when [Default] is the pure-Go BLAS,
-// saying why and how to get OpenBLAS, and "" when Default uses OpenBLAS.
+// Hint returns one line for the user when [Default] runs its products in
+// pure Go, saying why and how to get OpenBLAS, and "" otherwise.
 func Hint() string {
-	if Default().IsOpenBLAS() {
+	if Default().IsNative() {
 		return ""
 	}
 	err := defaultErr
 	if err != nil && strings.HasPrefix(err.Error(), EnvVar+"=") {
 		return fmt.Sprintf("%v: training uses the pure-Go BLAS (unset %s to use OpenBLAS if installed).", err, EnvVar)
 	}
-	install := "install OpenBLAS (Debian/Ubuntu: apt-get install libopenblas0; Fedora: dnf install openblas; macOS: brew install openblas)"
-	return fmt.Sprintf("OpenBLAS not found; training uses the pure-Go BLAS. For about %s faster training, %s.", speedupHint, install)
+	install := "install OpenBLAS and oneDNN (Debian/Ubuntu: apt-get install libopenblas0 libdnnl2; Fedora: dnf install openblas onednn; macOS: brew install openblas)"
+	return fmt.Sprintf("Neither OpenBLAS nor oneDNN found; training uses the pure-Go BLAS. For about %s faster training, %s.", speedupHint, install)
 }
 
-// speedupHint is the gain of OpenBLAS over the pure-Go BLAS measured on
-// whole LeNet++ training steps on a 2-core machine, rounded down; the
-// convolution products alone run 5-8x faster (BenchmarkSgemm).
-const speedupHint = "3x"
+// speedupHint is the gain of the native libraries over the pure-Go BLAS
+// measured on whole LeNet++ training steps (BenchmarkTrainStep) on a 2-core
+// AVX-512 machine, rounded down: about 3x with OpenBLAS alone on AVX2
+// kernels, 5x with oneDNN.
+const speedupHint = "3-5x"
 
 // threadCount holds the thread count applied to every library loaded.
 type threadCount struct {
@@ -290,9 +359,13 @@ func gerArgs(m, n, lda, incX, incY, lenA, lenX, lenY int) bool {
 
 // Sgemm computes C = alpha * op(A) * op(B) + beta * C (row-major), as gonum's.
 func (i *Implementation) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if i.lib != nil && alpha != 0 {
+	if (i.fast != nil || i.lib != nil) && alpha != 0 {
 		if aT, bT, ok := gemmArgs(tA, tB, m, n, k, lda, ldb, ldc, len(a), len(b), len(c)); ok {
-			i.lib.sgemm(aT, bT, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+			if i.fast != nil {
+				i.fast.sgemm(aT, bT, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+			} else {
+				i.lib.sgemm(aT, bT, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+			}
 			return
 		}
 	}

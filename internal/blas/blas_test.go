@@ -32,10 +32,29 @@ func impls(t *testing.T) map[string]*Implementation {
 	m := map[string]*Implementation{"gonum": Gonum(), "default": Default()}
 	if impl, err := Load(); err == nil {
 		m["openblas"] = impl
+		if both, err := impl.WithOneDNN(); err == nil {
+			m["onednn+openblas"] = both
+		}
 	} else {
-		t.Logf("OpenBLAS not available, checking the pure-Go path only: %v", err)
+		t.Logf("OpenBLAS not available: %v", err)
+	}
+	if impl, err := LoadOneDNN(); err == nil {
+		m["onednn"] = impl
+	} else {
+		t.Logf("oneDNN not available: %v", err)
 	}
 	return m
+}
+
+// oneDNN returns the implementation whose Sgemm is oneDNN's, skipping the
+// test where the library is not installed.
+func oneDNN(t testing.TB) *Implementation {
+	t.Helper()
+	impl, err := LoadOneDNN()
+	if err != nil {
+		t.Skipf("oneDNN not available: %v", err)
+	}
+	return impl
 }
 
 func rand32(r *rand.Rand, n int) []float32 {
@@ -292,7 +311,11 @@ func TestArgumentChecks(t *testing.T) {
 }
 
 func TestConcurrent(t *testing.T) {
-	impl := openBLAS(t)
+	t.Run("openblas", func(t *testing.T) { testConcurrent(t, openBLAS(t)) })
+	t.Run("onednn", func(t *testing.T) { testConcurrent(t, oneDNN(t)) })
+}
+
+func testConcurrent(t *testing.T, impl *Implementation) {
 	const goroutines, rounds = 8, 40
 	const m, n, k = 48, 70, 150
 	r := rand.New(rand.NewPCG(9, 10))
@@ -344,6 +367,30 @@ func TestAllocations(t *testing.T) {
 	}); n > 1 {
 		t.Errorf("Sgemm allocates %v times per call", n)
 	}
+	// oneDNN's product is called through a pooled argument block.
+	dnn := oneDNN(t)
+	if n := testing.AllocsPerRun(100, func() {
+		dnn.Sgemm(blas.NoTrans, blas.NoTrans, 64, 64, 64, 1, a, 64, b, 64, 0, c, 64)
+	}); n > 0 {
+		t.Errorf("oneDNN Sgemm allocates %v times per call", n)
+	}
+}
+
+// TestOneDNNOneThread checks that loading oneDNN left OpenMP at one thread
+// per product, whatever OMP_NUM_THREADS said, and restored the variable.
+func TestOneDNNOneThread(t *testing.T) {
+	t.Setenv("OMP_NUM_THREADS", "7")
+	impl := oneDNN(t)
+	if got := os.Getenv("OMP_NUM_THREADS"); got != "7" {
+		t.Errorf("OMP_NUM_THREADS is %q after loading, want 7", got)
+	}
+	if n := ompMaxThreads(); n != 1 {
+		t.Errorf("OpenMP runs %d threads", n)
+	}
+	if !impl.IsNative() || impl.IsOpenBLAS() || !strings.HasPrefix(impl.Name(), "oneDNN ") ||
+		!strings.HasSuffix(impl.Name(), " + gonum (pure Go)") {
+		t.Errorf("LoadOneDNN gave %q (native %v, OpenBLAS %v)", impl.Name(), impl.IsNative(), impl.IsOpenBLAS())
+	}
 }
 
 func TestLoadFailures(t *testing.T) {
@@ -388,6 +435,15 @@ func TestChooseDefault(t *testing.T) {
 	// A wrong path falls back to the usual names.
 	if impl, err := chooseDefault("/nonexistent/libopenblas.so"); !impl.IsOpenBLAS() || err != nil {
 		t.Errorf("chooseDefault(wrong path) = %s, %v", impl.Name(), err)
+	}
+	// "openblas" leaves oneDNN out.
+	if impl, err := chooseDefault("openblas"); !impl.IsOpenBLAS() || impl.fast != nil || err != nil {
+		t.Errorf("chooseDefault(openblas) = %s, %v", impl.Name(), err)
+	}
+	if _, err := LoadOneDNN(); err == nil {
+		if impl, _ := chooseDefault(""); impl.fast == nil || !impl.IsOpenBLAS() {
+			t.Errorf("chooseDefault(\"\") = %s, want oneDNN and OpenBLAS", impl.Name())
+		}
 	}
 }
 
@@ -442,7 +498,7 @@ func TestHintWhenMissing(t *testing.T) {
 	saved, savedErr := Default(), defaultErr
 	defer func() { defaultImpl, defaultErr = saved, savedErr }()
 	defaultImpl, defaultErr = Gonum(), err
-	if h := Hint(); !strings.Contains(h, "OpenBLAS not found") || !strings.Contains(h, "libopenblas0") {
+	if h := Hint(); !strings.Contains(h, "Neither OpenBLAS nor oneDNN found") || !strings.Contains(h, "libopenblas0") {
 		t.Errorf("Hint() = %q", h)
 	}
 }

@@ -1,5 +1,20 @@
-// Package blas provides the BLAS used by the trainer: OpenBLAS when the
-// shared library is present on the machine, gonum's pure-Go BLAS otherwise.
+// Package blas provides the BLAS used by the trainer: oneDNN's sgemm for
+// single-precision products and OpenBLAS for the rest when the shared
+// libraries are present on the machine, gonum's pure-Go BLAS otherwise.
+//
+// # Why oneDNN for sgemm
+//
+// Training is nearly all single-precision products (the convolutions).
+// oneDNN (libdnnl, the library PyTorch's CPU convolutions use) generates its
+// product kernels at run time for the processor it finds, AVX-512 included.
+// OpenBLAS picks precompiled kernels, and OPENBLAS_CORETYPE, which some
+// machines set to a safe older type such as Haswell, pins them to AVX2: on
+// an AVX-512 machine oneDNN's sgemm then runs about twice as fast, and
+// still somewhat faster than OpenBLAS's own AVX-512 kernels. oneDNN has no
+// double-precision or level-2 routines, so those stay in OpenBLAS (or gonum).
+// dnnl_sgemm takes alpha and beta by value in vector registers, which
+// purego.SyscallN cannot pass, so it is called through a small assembly
+// trampoline (dnnl_amd64.s) on linux/amd64; other platforms use OpenBLAS.
 //
 // # Why run-time loading
 //
@@ -28,24 +43,29 @@
 // (openblas_set_num_threads(1)): several goroutines then each run a
 // single-threaded product at the same time, instead of OpenBLAS's own threads
 // competing with the trainer's for the same cores. [SetThreads] changes this
-// for programs that call BLAS from one goroutine only. Calls from several
-// goroutines at once are safe.
+// for programs that call BLAS from one goroutine only. oneDNN is loaded with
+// OMP_NUM_THREADS=1 for the same reason (the variable is restored at once;
+// it only matters while OpenMP starts), and always runs one thread per
+// product. Calls from several goroutines at once are safe.
 //
 // # Choosing the implementation
 //
 // [Default] returns the process-wide implementation, chosen once. The
 // environment variable CENTERLOSS_BLAS selects it:
 //
-//	(unset), auto   OpenBLAS if it loads, else gonum
+//	(unset), auto   oneDNN's sgemm and OpenBLAS, each if it loads, else gonum
+//	openblas        OpenBLAS only (no oneDNN), else gonum
 //	gonum           always gonum's pure-Go BLAS
-//	/path/lib.so    try this OpenBLAS library first, then the usual names
+//	/path/lib.so    as auto, trying this OpenBLAS library first
 //
 // OpenBLAS's own environment variables apply as usual; in particular
 // OPENBLAS_CORETYPE, when set, overrides OpenBLAS's choice of kernels for the
-// processor ([Implementation.Name] shows the kernels in use).
+// processor ([Implementation.Name] shows the kernels in use). It does not
+// affect oneDNN.
 //
 // [Implementation] satisfies gonum's blas.Float32, blas.Float64,
 // blas.Complex64 and blas.Complex128, so it can be given to gorgonia.Use and
 // tensor.Use. Only the routines that matter for training (Sgemm, Dgemm,
-// Sgemv, Dgemv, Sger, Dger) go to OpenBLAS; the others are gonum's.
+// Sgemv, Dgemv, Sger, Dger) go to OpenBLAS, and Sgemm to oneDNN when it is
+// loaded; the others are gonum's.
 package blas

@@ -1,0 +1,169 @@
+//go:build linux && amd64
+
+package blas
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"unsafe"
+
+	"github.com/ebitengine/purego"
+)
+
+// fastSgemm is oneDNN's dnnl_sgemm: a row-major single-precision product
+// whose kernels are generated at run time for the processor (AVX-512 where
+// the processor has it), whatever OPENBLAS_CORETYPE says.
+type fastSgemm struct {
+	path    string
+	version string
+	fn      uintptr
+}
+
+// sgemmCall is the argument block of one dnnl_sgemm call; dnnl_amd64.s
+// reads its fields by name.
+type sgemmCall struct {
+	fn          uintptr
+	ta, tb      uintptr // 'N' or 'T'
+	m, n, k     int64
+	a           uintptr
+	lda         int64
+	b           uintptr
+	ldb         int64
+	c           uintptr
+	ldc         int64
+	alpha, beta float32
+	status      int64
+}
+
+var dnnlSgemmABI0 uintptr // the address of the trampoline in dnnl_amd64.s
+
+//go:linkname runtime_cgocall runtime.cgocall
+//go:noescape
+func runtime_cgocall(fn uintptr, arg unsafe.Pointer) int32
+
+var callPool = sync.Pool{New: func() any { return new(sgemmCall) }}
+
+func fastNames() []string { return []string{"libdnnl.so.3", "libdnnl.so.2"} }
+
+// dnnlVersion mirrors oneDNN's dnnl_version_t.
+type dnnlVersion struct {
+	major, minor, patch int32
+	hash                *byte
+	cpuRuntime          uint32
+	gpuRuntime          uint32
+}
+
+const dnnlRuntimeOMP = 2 // DNNL_RUNTIME_OMP
+
+// openFast opens oneDNN at path and checks that its product runs on one
+// thread per call (the trainer runs one goroutine per core itself) and
+// computes correctly.
+func openFast(path string) (*fastSgemm, error) {
+	// oneDNN built with OpenMP sizes its thread team from OMP_NUM_THREADS,
+	// which libgomp reads once, when it is loaded with oneDNN.
+	old, had := os.LookupEnv("OMP_NUM_THREADS")
+	os.Setenv("OMP_NUM_THREADS", "1")
+	h, err := purego.Dlopen(path, purego.RTLD_NOW|purego.RTLD_LOCAL)
+	if had {
+		os.Setenv("OMP_NUM_THREADS", old)
+	} else {
+		os.Unsetenv("OMP_NUM_THREADS")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	f := &fastSgemm{path: path}
+	if f.fn, err = purego.Dlsym(h, "dnnl_sgemm"); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if _, err := purego.Dlsym(h, "dnnl_version"); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var version func() *dnnlVersion
+	purego.RegisterLibFunc(&version, h, "dnnl_version")
+	v := version()
+	f.version = fmt.Sprintf("%d.%d.%d", v.major, v.minor, v.patch)
+	if v.cpuRuntime == dnnlRuntimeOMP {
+		if n := ompMaxThreads(); n != 1 {
+			return nil, fmt.Errorf("%s: OpenMP would run %d threads in each product (libgomp was loaded before oneDNN)", path, n)
+		}
+	}
+	if err := f.selfTest(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, nil
+}
+
+// ompMaxThreads asks the already loaded libgomp for its thread count; 1
+// when it cannot tell.
+func ompMaxThreads() int {
+	h, err := purego.Dlopen("libgomp.so.1", purego.RTLD_NOW|purego.RTLD_LOCAL)
+	if err != nil {
+		return 1
+	}
+	fn, err := purego.Dlsym(h, "omp_get_max_threads")
+	if err != nil {
+		return 1
+	}
+	n, _, _ := purego.SyscallN(fn)
+	return int(int32(n))
+}
+
+func (f *fastSgemm) name() string { return fmt.Sprintf("oneDNN %s sgemm (%s)", f.version, f.path) }
+
+// sgemm computes row-major c = alpha·op(a)·op(b) + beta·c; the arguments
+// have been checked by the caller.
+func (f *fastSgemm) sgemm(aT, bT bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	s := callPool.Get().(*sgemmCall)
+	*s = sgemmCall{
+		fn: f.fn, ta: uintptr(flag(aT)), tb: uintptr(flag(bT)),
+		m: int64(m), n: int64(n), k: int64(k),
+		a: uintptr(unsafe.Pointer(&a[0])), lda: int64(lda),
+		b: uintptr(unsafe.Pointer(&b[0])), ldb: int64(ldb),
+		c: uintptr(unsafe.Pointer(&c[0])), ldc: int64(ldc),
+		alpha: alpha, beta: beta,
+	}
+	runtime_cgocall(dnnlSgemmABI0, unsafe.Pointer(s))
+	status := int32(s.status)
+	callPool.Put(s)
+	// The Go heap does not move; this keeps the operands alive until here.
+	runtime.KeepAlive(a)
+	runtime.KeepAlive(b)
+	runtime.KeepAlive(c)
+	if status != 0 {
+		// Only invalid arguments fail, and the caller has ruled them out.
+		panic(fmt.Sprintf("blas: dnnl_sgemm returned status %d", status))
+	}
+}
+
+// selfTest checks the product, with every transposition, on a small case.
+func (f *fastSgemm) selfTest() error {
+	// A is 2×3, B is 3×2 (row-major); A·B = [[4 5] [10 11]].
+	a := []float32{1, 2, 3, 4, 5, 6}
+	b := []float32{1, 0, 0, 1, 1, 1}
+	at := []float32{1, 4, 2, 5, 3, 6}
+	bt := []float32{1, 0, 1, 0, 1, 1}
+	want := []float64{4, 5, 10, 11}
+	for _, tc := range []struct {
+		aT, bT bool
+		a, b   []float32
+		lda    int
+		ldb    int
+	}{
+		{false, false, a, b, 3, 2}, {true, false, at, b, 2, 2},
+		{false, true, a, bt, 3, 3}, {true, true, at, bt, 2, 3},
+	} {
+		c := []float32{1, 1, 1, 1}
+		f.sgemm(tc.aT, tc.bT, 2, 2, 3, 2, tc.a, tc.lda, tc.b, tc.ldb, -1, c, 2)
+		got := to64(c)
+		for i := range got {
+			got[i] = (got[i] + 1) / 2
+		}
+		if !same64(got, want) {
+			return fmt.Errorf("sgemm self-test (transposed %v, %v): got %v, want 2·%v - 1", tc.aT, tc.bT, c, want)
+		}
+	}
+	return nil
+}
