@@ -108,10 +108,10 @@ func TestBadDatasetIsAnError(t *testing.T) {
 	defer tr.Close()
 	const px = graph.Rows * graph.Cols
 	for name, ds := range map[string]*Dataset{
-		"label 10":       {Images: make([]float32, 4*px), Labels: []int{0, 1, 10, 2}, N: 4},
-		"label -1":       {Images: make([]float32, 4*px), Labels: []int{0, -1, 1, 2}, N: 4},
-		"short images":   {Images: make([]float32, 3*px), Labels: []int{0, 1, 2, 3}, N: 4},
-		"missing labels": {Images: make([]float32, 4*px), Labels: []int{0, 1}, N: 4},
+		"label 10":       {Pixels: make([]uint8, 4*px), Labels: []int{0, 1, 10, 2}, N: 4},
+		"label -1":       {Pixels: make([]uint8, 4*px), Labels: []int{0, -1, 1, 2}, N: 4},
+		"short images":   {Pixels: make([]uint8, 3*px), Labels: []int{0, 1, 2, 3}, N: 4},
+		"missing labels": {Pixels: make([]uint8, 4*px), Labels: []int{0, 1}, N: 4},
 		"nil":            nil,
 	} {
 		if _, err := tr.Evaluate(ds); err == nil {
@@ -156,13 +156,13 @@ func TestDivergedStepChangesNothing(t *testing.T) {
 	defer tr.Close()
 	const px = graph.Rows * graph.Cols
 	for i := 0; i < 2; i++ {
-		if _, err := tr.TrainStep(ds.Images[2*i*px:2*(i+1)*px], ds.Labels[2*i:2*(i+1)]); err != nil {
+		if _, err := tr.TrainStep(ds.Images(2*i, 2*(i+1)), ds.Labels[2*i:2*(i+1)]); err != nil {
 			t.Fatal(err)
 		}
 	}
 	before := ckptBits(tr)
 	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
-		img := append([]float32(nil), ds.Images[4*px:6*px]...)
+		img := append([]float32(nil), ds.Images(4, 6)...)
 		img[300] = bad
 		_, err := tr.TrainStep(img, ds.Labels[4:6])
 		var de *DivergedError
@@ -344,7 +344,7 @@ func BenchmarkLongRunHeap(b *testing.B) {
 	batches := trainSet.N / h.Batch
 	step := func(i int) {
 		lo := (i % batches) * h.Batch
-		if _, err := tr.TrainStep(trainSet.Images[lo*px:(lo+h.Batch)*px], trainSet.Labels[lo:lo+h.Batch]); err != nil {
+		if _, err := tr.TrainStep(trainSet.Images(lo, lo+h.Batch), trainSet.Labels[lo:lo+h.Batch]); err != nil {
 			b.Fatal(err)
 		}
 	}

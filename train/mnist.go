@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 
@@ -44,8 +45,8 @@ const (
 
 // Dataset is a set of images, already scaled, with their labels.
 type Dataset struct {
-	Images     []float32 // N*28*28, row-major, pixels scaled as caffe-face does: (p - 127.5) / 128
-	Labels     []int     // N, each in [0, 9]
+	Pixels     []uint8 // N*28*28 raw pixel bytes, row-major; Image gives them scaled
+	Labels     []int   // N, each in [0, 9]
 	N          int
 	Rows, Cols int // 28, 28
 }
@@ -56,9 +57,9 @@ func (ds *Dataset) check(classes int) error {
 	if ds == nil {
 		return errors.New("no data set")
 	}
-	if px := mnistRows * mnistCols; ds.N < 0 || len(ds.Images) != ds.N*px || len(ds.Labels) != ds.N {
+	if px := mnistRows * mnistCols; ds.N < 0 || len(ds.Pixels) != ds.N*px || len(ds.Labels) != ds.N {
 		return fmt.Errorf("data set of %d images holds %d pixel values and %d labels, want %d and %d",
-			ds.N, len(ds.Images), len(ds.Labels), max(ds.N, 0)*px, max(ds.N, 0))
+			ds.N, len(ds.Pixels), len(ds.Labels), max(ds.N, 0)*px, max(ds.N, 0))
 	}
 	for i, l := range ds.Labels {
 		if l < 0 || l >= classes {
@@ -66,6 +67,26 @@ func (ds *Dataset) check(classes int) error {
 		}
 	}
 	return nil
+}
+
+// Image writes image i into dst (at least Rows*Cols values) with its pixels
+// scaled as caffe-face does: (p - 127.5) / 128. The set keeps the raw bytes,
+// a quarter of the memory of the scaled values.
+func (ds *Dataset) Image(i int, dst []float32) {
+	px := mnistRows * mnistCols
+	for j, p := range ds.Pixels[i*px : (i+1)*px] {
+		dst[j] = mnistPixelScale[p]
+	}
+}
+
+// Images returns images lo to hi-1, scaled as by Image, in a new slice.
+func (ds *Dataset) Images(lo, hi int) []float32 {
+	px := mnistRows * mnistCols
+	out := make([]float32, (hi-lo)*px)
+	for i := lo; i < hi; i++ {
+		ds.Image(i, out[(i-lo)*px:])
+	}
+	return out
 }
 
 // mnistPixelScale maps a raw pixel byte p to (p - 127.5) / 128. Every value is
@@ -303,12 +324,11 @@ func LoadMNIST(dir string, set string, limit int) (*Dataset, error) {
 	}
 
 	size := rows * cols
-	images := make([]float32, n*size)
-	for i, p := range pixels[:n*size] {
-		images[i] = mnistPixelScale[p]
+	if n*size < len(pixels) {
+		pixels = slices.Clone(pixels[:n*size]) // do not keep the whole file
 	}
 	return &Dataset{
-		Images: images,
+		Pixels: pixels,
 		Labels: labels[:n:n],
 		N:      n,
 		Rows:   rows,

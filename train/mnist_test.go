@@ -63,8 +63,8 @@ func TestLoadMNISTTestSet(t *testing.T) {
 	if ds.N != 10000 || ds.Rows != 28 || ds.Cols != 28 {
 		t.Fatalf("N, Rows, Cols = %d, %d, %d; want 10000, 28, 28", ds.N, ds.Rows, ds.Cols)
 	}
-	if len(ds.Images) != ds.N*28*28 || len(ds.Labels) != ds.N {
-		t.Fatalf("len(Images), len(Labels) = %d, %d; want %d, %d", len(ds.Images), len(ds.Labels), ds.N*28*28, ds.N)
+	if len(ds.Pixels) != ds.N*28*28 || len(ds.Labels) != ds.N {
+		t.Fatalf("len(Pixels), len(Labels) = %d, %d; want %d, %d", len(ds.Pixels), len(ds.Labels), ds.N*28*28, ds.N)
 	}
 	for i, want := range []int{7, 2, 1, 0, 4, 1, 4, 9, 5, 9} {
 		if ds.Labels[i] != want {
@@ -102,21 +102,28 @@ func TestLoadMNISTTestSet(t *testing.T) {
 		t.Fatalf("raw file has %d images, dataset %d", n, ds.N)
 	}
 	var saw0, saw255 bool
+	img := make([]float32, 28*28)
 	for i, p := range raw {
-		want := (float32(p) - 127.5) / 128
-		if ds.Images[i] != want {
-			t.Fatalf("Images[%d] = %v for pixel %d, want %v", i, ds.Images[i], p, want)
+		if i%len(img) == 0 {
+			ds.Image(i/len(img), img)
+		}
+		got := img[i%len(img)]
+		if ds.Pixels[i] != p {
+			t.Fatalf("Pixels[%d] = %d, want %d", i, ds.Pixels[i], p)
+		}
+		if want := (float32(p) - 127.5) / 128; got != want {
+			t.Fatalf("pixel %d of image %d is %v for byte %d, want %v", i%len(img), i/len(img), got, p, want)
 		}
 		switch p {
 		case 0:
 			saw0 = true
-			if ds.Images[i] != -127.5/128 {
-				t.Fatalf("pixel 0 maps to %v, want %v", ds.Images[i], -127.5/128)
+			if got != -127.5/128 {
+				t.Fatalf("pixel 0 maps to %v, want %v", got, -127.5/128)
 			}
 		case 255:
 			saw255 = true
-			if ds.Images[i] != 127.5/128 {
-				t.Fatalf("pixel 255 maps to %v, want %v", ds.Images[i], 127.5/128)
+			if got != 127.5/128 {
+				t.Fatalf("pixel 255 maps to %v, want %v", got, 127.5/128)
 			}
 		}
 	}
@@ -135,17 +142,17 @@ func TestLoadMNISTLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ds.N != 100 || len(ds.Labels) != 100 || len(ds.Images) != 100*28*28 {
-		t.Fatalf("limit 100: N %d, %d labels, %d pixels", ds.N, len(ds.Labels), len(ds.Images))
+	if ds.N != 100 || len(ds.Labels) != 100 || len(ds.Pixels) != 100*28*28 {
+		t.Fatalf("limit 100: N %d, %d labels, %d pixels", ds.N, len(ds.Labels), len(ds.Pixels))
 	}
 	for i := range ds.Labels {
 		if ds.Labels[i] != full.Labels[i] {
 			t.Fatalf("limit 100: Labels[%d] = %d, full set has %d", i, ds.Labels[i], full.Labels[i])
 		}
 	}
-	for i := range ds.Images {
-		if ds.Images[i] != full.Images[i] {
-			t.Fatalf("limit 100: Images[%d] = %v, full set has %v", i, ds.Images[i], full.Images[i])
+	for i := range ds.Pixels {
+		if ds.Pixels[i] != full.Pixels[i] {
+			t.Fatalf("limit 100: Pixels[%d] = %v, full set has %v", i, ds.Pixels[i], full.Pixels[i])
 		}
 	}
 
@@ -265,16 +272,16 @@ func TestLoadMNISTSynthetic(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ds.N != 3 || len(ds.Images) != 3*784 || ds.Labels[0] != 7 || ds.Labels[2] != 9 {
-				t.Fatalf("got N %d, %d pixels, labels %v", ds.N, len(ds.Images), ds.Labels)
+			if ds.N != 3 || len(ds.Pixels) != 3*784 || ds.Labels[0] != 7 || ds.Labels[2] != 9 {
+				t.Fatalf("got N %d, %d pixels, labels %v", ds.N, len(ds.Pixels), ds.Labels)
 			}
-			for i, v := range ds.Images {
+			for i, v := range ds.Images(0, 3) {
 				if want := (float32(byte(i*7)) - 127.5) / 128; v != want {
 					t.Fatalf("Images[%d] = %v, want %v", i, v, want)
 				}
 			}
 			ds, err = LoadMNIST(dir, "test", 2)
-			if err != nil || ds.N != 2 || len(ds.Images) != 2*784 || len(ds.Labels) != 2 {
+			if err != nil || ds.N != 2 || len(ds.Pixels) != 2*784 || len(ds.Labels) != 2 {
 				t.Fatalf("limit 2: %v, %+v", err, ds)
 			}
 		})

@@ -463,7 +463,7 @@ func (ds *Dataset) head(n int) *Dataset {
 		return ds
 	}
 	px := ds.Rows * ds.Cols
-	return &Dataset{Images: ds.Images[:n*px], Labels: ds.Labels[:n], N: n, Rows: ds.Rows, Cols: ds.Cols}
+	return &Dataset{Pixels: ds.Pixels[:n*px], Labels: ds.Labels[:n], N: n, Rows: ds.Rows, Cols: ds.Cols}
 }
 
 // readMetrics returns the rows of an earlier run's metrics.csv up to epoch

@@ -323,7 +323,7 @@ func (t *Trainer) TrainEpoch(ctx context.Context, ds *Dataset, progress func(ste
 			return e, fmt.Errorf("%w at epoch %d, step %d", ErrInterrupted, t.Epoch+1, t.Step)
 		}
 		for i, idx := range order[s*t.Batch : (s+1)*t.Batch] {
-			copy(images[i*px:(i+1)*px], ds.Images[idx*px:(idx+1)*px])
+			ds.Image(idx, images[i*px:(i+1)*px])
 			labels[i] = ds.Labels[idx]
 		}
 		r, err := t.TrainStep(images, labels)
@@ -404,7 +404,9 @@ func (e *evaluator) run(ds *Dataset, c *centerloss.Centers) (EvalResult, error) 
 		hi := min(lo+evalBatch, ds.N)
 		// A short last batch is padded with zeros whose outputs are ignored.
 		clear(batch)
-		copy(batch, ds.Images[lo*px:hi*px])
+		for i := lo; i < hi; i++ {
+			ds.Image(i, batch[(i-lo)*px:])
+		}
 		copyImages(e.input, batch)
 		e.vm.Reset()
 		if err := e.vm.RunAll(); err != nil {

@@ -182,7 +182,7 @@ func TestEvaluateLeavesTrainingAlone(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer tr.Close()
-		if _, err := tr.TrainStep(ds.Images[:8*px], ds.Labels[:8]); err != nil {
+		if _, err := tr.TrainStep(ds.Images(0, 8), ds.Labels[:8]); err != nil {
 			t.Fatal(err)
 		}
 		if evaluate {
@@ -190,7 +190,7 @@ func TestEvaluateLeavesTrainingAlone(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		r, err := tr.TrainStep(ds.Images[8*px:16*px], ds.Labels[8:16])
+		r, err := tr.TrainStep(ds.Images(8, 16), ds.Labels[8:16])
 		if err != nil {
 			t.Fatal(err)
 		}
