@@ -142,6 +142,18 @@ func convForward[T Float](g geom, n int, x, w, b, y []T, s *scratch) {
 			for i := 0; i < m; i++ {
 				im2col(g, x[(i0+i)*in:(i0+i+1)*in], col[i*g.cols:], ld)
 			}
+			if m == 1 {
+				// One image: the product is already in y's order.
+				yi := y[i0*out : (i0+1)*out]
+				gemm(false, false, g.co, ld, g.rows, w, g.rows, col, ld, 0, yi, ld)
+				for c := 0; c < g.co; c++ {
+					bc, dst := b[c], yi[c*g.cols:(c+1)*g.cols]
+					for j := range dst {
+						dst[j] += bc
+					}
+				}
+				continue
+			}
 			gemm(false, false, g.co, ld, g.rows, w, g.rows, col, ld, 0, prod, ld)
 			// prod holds channel c of image i at row c, columns i·cols...;
 			// y wants image-major order, with the bias added.
@@ -158,16 +170,21 @@ func convForward[T Float](g geom, n int, x, w, b, y []T, s *scratch) {
 	})
 }
 
-// gatherGroup copies the output gradients of images i0..i0+m-1 into dyg as
-// a co×(m·cols) matrix, the layout of the grouped products.
-func gatherGroup[T Float](g geom, dy, dyg []T, i0, m int) {
+// gatherGroup returns the output gradients of images i0..i0+m-1 as a
+// co×(m·cols) matrix, the layout of the grouped products: copied into dyg,
+// or for a single image dy's own slice, which already has that layout.
+func gatherGroup[T Float](g geom, dy, dyg []T, i0, m int) []T {
 	out, ld := g.co*g.cols, m*g.cols
+	if m == 1 {
+		return dy[i0*out : (i0+1)*out] // already in the product's order
+	}
 	for i := 0; i < m; i++ {
 		dyi := dy[(i0+i)*out : (i0+i+1)*out]
 		for c := 0; c < g.co; c++ {
 			copy(dyg[c*ld+i*g.cols:c*ld+(i+1)*g.cols], dyi[c*g.cols:(c+1)*g.cols])
 		}
 	}
+	return dyg[:g.co*ld]
 }
 
 func (op *convOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
@@ -248,8 +265,7 @@ func convBackwardData[T Float](g geom, n int, w, dy, dx []T, s *scratch) {
 		for i0 := lo; i0 < hi; i0 += gr {
 			m := min(gr, hi-i0)
 			ld := m * g.cols
-			gatherGroup(g, dy, dyg, i0, m)
-			gemm(true, false, g.rows, ld, g.co, w, g.rows, dyg, ld, 0, col, ld)
+			gemm(true, false, g.rows, ld, g.co, w, g.rows, gatherGroup(g, dy, dyg, i0, m), ld, 0, col, ld)
 			for i := 0; i < m; i++ {
 				dxi := dx[(i0+i)*in : (i0+i+1)*in]
 				clear(dxi)
@@ -366,8 +382,7 @@ func convBackwardFilter[T Float](g geom, n int, x, dy, dw []T, s, ps *scratch) {
 			for i := 0; i < m; i++ {
 				im2col(g, x[(i0+i)*in:(i0+i+1)*in], col[i*g.cols:], ld)
 			}
-			gatherGroup(g, dy, dyg, i0, m)
-			gemm(false, true, g.co, g.rows, ld, dyg, ld, col, ld, beta, part, g.rows)
+			gemm(false, true, g.co, g.rows, ld, gatherGroup(g, dy, dyg, i0, m), ld, col, ld, beta, part, g.rows)
 			beta = 1
 		}
 	})

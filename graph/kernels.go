@@ -130,6 +130,7 @@ func col2im[T Float](g geom, col, dx []T, ld int) {
 					}
 					d := plane[ih*g.w+lo+kj-g.pad : ih*g.w+hi+kj-g.pad]
 					s := src[oh*g.ow+lo : oh*g.ow+hi]
+					s = s[:len(d)] // lets the compiler drop the bounds checks
 					for i := range d {
 						d[i] += s[i]
 					}
