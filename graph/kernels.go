@@ -91,18 +91,26 @@ func im2col[T Float](g geom, x, col []T, ld int) {
 			for kj := 0; kj < g.k; kj++ {
 				dst := col[r*ld : r*ld+g.cols]
 				r++
-				// ow range whose input column iw = ow+kj-pad lies inside the image.
+				// Output rows [top, bottom) read input row ih = oh+ki-pad inside
+				// the image, output columns [lo, hi) input column iw = ow+kj-pad.
+				top, bottom := max(0, g.pad-ki), min(g.oh, g.h+g.pad-ki)
 				lo, hi := max(0, g.pad-kj), min(g.ow, g.w+g.pad-kj)
-				for oh := 0; oh < g.oh; oh++ {
+				if top >= bottom || lo >= hi {
+					clear(dst)
+					continue
+				}
+				clear(dst[:top*g.ow])
+				clear(dst[bottom*g.ow:])
+				for oh := top; oh < bottom; oh++ {
 					row := dst[oh*g.ow : (oh+1)*g.ow]
-					ih := oh + ki - g.pad
-					if ih < 0 || ih >= g.h || lo >= hi {
-						clear(row)
-						continue
+					for j := range lo { // at most pad values: cheaper than a call
+						row[j] = 0
 					}
-					clear(row[:lo])
-					copy(row[lo:hi], plane[ih*g.w+lo+kj-g.pad:ih*g.w+hi+kj-g.pad])
-					clear(row[hi:])
+					src := oh*g.w + (ki-g.pad)*g.w + kj - g.pad
+					copy(row[lo:hi], plane[src+lo:src+hi])
+					for j := hi; j < len(row); j++ {
+						row[j] = 0
+					}
 				}
 			}
 		}
