@@ -39,14 +39,15 @@ func workers(n int) int {
 func elementWorkers(n, size int) int { return min(workers(n), size/16384+1) }
 
 // parallel splits [0, n) into p contiguous chunks and runs fn(worker, lo, hi)
-// for each in its own goroutine.
+// for each, the first on the calling goroutine and the others in goroutines
+// of their own.
 func parallel(n, p int, fn func(w, lo, hi int)) {
 	if p <= 1 {
 		fn(0, 0, n)
 		return
 	}
 	var wg sync.WaitGroup
-	for w := 0; w < p; w++ {
+	for w := 1; w < p; w++ {
 		lo, hi := w*n/p, (w+1)*n/p
 		if lo == hi {
 			continue
@@ -56,6 +57,9 @@ func parallel(n, p int, fn func(w, lo, hi int)) {
 			defer wg.Done()
 			fn(w, lo, hi)
 		}(w, lo, hi)
+	}
+	if hi := n / p; hi > 0 {
+		fn(0, 0, hi)
 	}
 	wg.Wait()
 }

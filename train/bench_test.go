@@ -1,18 +1,28 @@
 package train
 
 import (
+	"fmt"
 	"runtime"
 	"testing"
 
 	"gorgonia.org/tensor"
-
-	"github.com/centerloss-go/centerloss/graph"
 )
 
 // BenchmarkTrainStep measures one full training step of LeNet++ (D = 2,
 // batch 64, float32, center loss on, SGD step and center update included).
-func BenchmarkTrainStep(b *testing.B) {
+func BenchmarkTrainStep(b *testing.B) { benchTrainStep(b, DefaultHyper().Batch) }
+
+// BenchmarkTrainStepBatch runs the same step at several batch sizes, to show
+// that the allocations per step do not grow with the batch.
+func BenchmarkTrainStepBatch(b *testing.B) {
+	for _, n := range []int{16, 64, 256} {
+		b.Run(fmt.Sprintf("batch%d", n), func(b *testing.B) { benchTrainStep(b, n) })
+	}
+}
+
+func benchTrainStep(b *testing.B, batch int) {
 	h := DefaultHyper()
+	h.Batch = batch
 	t, err := NewTrainer(h, tensor.Float32)
 	if err != nil {
 		b.Fatal(err)
@@ -22,11 +32,7 @@ func BenchmarkTrainStep(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	const px = graph.Rows * graph.Cols
-	images, labels := make([]float32, h.Batch*px), ds.Labels[:h.Batch]
-	for i := range h.Batch {
-		ds.Image(i, images[i*px:])
-	}
+	images, labels := ds.Images(0, h.Batch), ds.Labels[:h.Batch]
 	if _, err := t.TrainStep(images, labels); err != nil { // warm-up: buffers are allocated on the first step
 		b.Fatal(err)
 	}

@@ -70,11 +70,12 @@ func (s *SGD) Step() error {
 		if p.decay {
 			decay = s.Decay
 		}
-		switch wd := w.Data().(type) {
-		case []float32:
-			err = sgdStep(wd, g.Data().([]float32), p.velocity.Data().([]float32), s.LR, s.Momentum, decay)
-		case []float64:
-			err = sgdStep(wd, g.Data().([]float64), p.velocity.Data().([]float64), s.LR, s.Momentum, decay)
+		// Float32s and Float64s, unlike Data, do not allocate.
+		switch w.Dtype() {
+		case tensor.Float32:
+			err = sgdStep(w.Float32s(), g.Float32s(), p.velocity.Float32s(), s.LR, s.Momentum, decay)
+		case tensor.Float64:
+			err = sgdStep(w.Float64s(), g.Float64s(), p.velocity.Float64s(), s.LR, s.Momentum, decay)
 		}
 		if err != nil {
 			return fmt.Errorf("sgd: %s: %w", p.Name, err)
