@@ -11,6 +11,7 @@
 //
 //	go run ./cmd/study                 # everything, then -out/results.md and -out/figure_lambda.png
 //	go run ./cmd/study -only lambda    # one experiment
+//	go run ./cmd/study -report         # only the report, from the runs finished so far
 package main
 
 import (
@@ -72,6 +73,7 @@ func mainErr(args []string, stdout, stderr io.Writer) int {
 	trainLimit := fs.Int("train-limit", 20000, "training images per run (0: all 60000)")
 	testLimit := fs.Int("test-limit", 0, "test images (0: all 10000)")
 	only := fs.String("only", "", "run only the experiment lambda, alpha or dim")
+	reportOnly := fs.Bool("report", false, "train nothing: write the report from the runs finished so far")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -85,6 +87,9 @@ func mainErr(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	for _, r := range plan() {
+		if *reportOnly {
+			break
+		}
 		if *only != "" && r.experiment != *only && !(*only == "alpha" && r.lambda == 0.1 && r.dim == 2 && r.seed == 1) {
 			continue
 		}

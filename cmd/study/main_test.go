@@ -60,3 +60,39 @@ func TestBadOnly(t *testing.T) {
 		t.Errorf("-only beta: exit %d, want 2", code)
 	}
 }
+
+// TestReportFlagTrainsNothing checks that -report writes the report from
+// the finished runs without starting any training.
+func TestReportFlagTrainsNothing(t *testing.T) {
+	dir := t.TempDir()
+	s := train.Summary{Epochs: 1, Final: train.Metrics{TestAcc: 0.97, Intra: 1, Inter: 2}}
+	d := filepath.Join(dir, run{"lambda", 0, 0.5, 2, 1}.name())
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := train.WriteJSON(filepath.Join(d, train.SummaryFile), s); err != nil {
+		t.Fatal(err)
+	}
+	var out, errw bytes.Buffer
+	if code := mainErr([]string{"-report", "-out", dir}, &out, &errw); code != 0 {
+		t.Fatalf("-report: exit %d: %s", code, errw.String())
+	}
+	if strings.Contains(out.String(), "==") {
+		t.Errorf("-report started a run:\n%s", out.String())
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 2 { // the one run (without plots, so no figure) and results.md
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("-report left %v in the folder", names)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "results.md"))
+	if err != nil || !strings.Contains(string(md), "| 0 | 1 | 0.9700 |") {
+		t.Errorf("results.md lacks the finished run (%v):\n%s", err, md)
+	}
+}
