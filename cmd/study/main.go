@@ -12,6 +12,13 @@
 //	go run ./cmd/study                 # everything, then -out/results.md and -out/figure_lambda.png
 //	go run ./cmd/study -only lambda    # one experiment
 //	go run ./cmd/study -report         # only the report, from the runs finished so far
+//
+// On a machine with several cores, one process per core, each pinned to its
+// core and given its share of the runs, gets more done than one process
+// using them all (a step's parallel parts wait for each other):
+//
+//	taskset -c 0 go run ./cmd/study -shard 1/2 &
+//	taskset -c 1 go run ./cmd/study -shard 2/2
 package main
 
 import (
@@ -74,6 +81,7 @@ func mainErr(args []string, stdout, stderr io.Writer) int {
 	testLimit := fs.Int("test-limit", 0, "test images (0: all 10000)")
 	only := fs.String("only", "", "run only the experiment lambda, alpha or dim")
 	reportOnly := fs.Bool("report", false, "train nothing: write the report from the runs finished so far")
+	shardFlag := fs.String("shard", "1/1", "k/n: train only runs k, k+n, k+2n, ... of the plan, so that n processes can share it")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -84,11 +92,19 @@ func mainErr(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "study: -only %q: want lambda, alpha or dim\n", *only)
 		return 2
 	}
+	k, n, err := parseShard(*shardFlag)
+	if err != nil {
+		fmt.Fprintf(stderr, "study: -shard %q: %v\n", *shardFlag, err)
+		return 2
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	for _, r := range plan() {
+	for i, r := range plan() {
 		if *reportOnly {
 			break
+		}
+		if i%n != k-1 {
+			continue
 		}
 		if *only != "" && r.experiment != *only && !(*only == "alpha" && r.lambda == 0.1 && r.dim == 2 && r.seed == 1) {
 			continue
@@ -118,6 +134,17 @@ func mainErr(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// parseShard parses "k/n" with 1 <= k <= n.
+func parseShard(s string) (k, n int, err error) {
+	if _, err := fmt.Sscanf(s, "%d/%d", &k, &n); err != nil || fmt.Sprintf("%d/%d", k, n) != s {
+		return 0, 0, errors.New("want k/n, e.g. 1/2")
+	}
+	if n < 1 || k < 1 || k > n {
+		return 0, 0, errors.New("want 1 <= k <= n")
+	}
+	return k, n, nil
 }
 
 // report writes results.md (one table per experiment) and the lambda figure

@@ -96,3 +96,23 @@ func TestReportFlagTrainsNothing(t *testing.T) {
 		t.Errorf("results.md lacks the finished run (%v):\n%s", err, md)
 	}
 }
+
+func TestParseShard(t *testing.T) {
+	for _, s := range []string{"1/1", "1/2", "2/2", "3/5"} {
+		if _, _, err := parseShard(s); err != nil {
+			t.Errorf("parseShard(%q): %v", s, err)
+		}
+	}
+	if k, n, _ := parseShard("2/3"); k != 2 || n != 3 {
+		t.Errorf("parseShard(2/3) = %d, %d", k, n)
+	}
+	for _, s := range []string{"", "0/2", "3/2", "1/0", "1", "1/2x", "a/b", "-1/2"} {
+		if _, _, err := parseShard(s); err == nil {
+			t.Errorf("parseShard(%q) accepted", s)
+		}
+	}
+	var out, errw bytes.Buffer
+	if code := mainErr([]string{"-shard", "3/2", "-out", t.TempDir()}, &out, &errw); code != 2 || !strings.Contains(errw.String(), "-shard") {
+		t.Errorf("-shard 3/2: exit %d, %q", code, errw.String())
+	}
+}
