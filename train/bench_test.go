@@ -12,9 +12,9 @@ import (
 // batch 64, float32, center loss on, SGD step and center update included).
 func BenchmarkTrainStep(b *testing.B) { benchTrainStep(b, DefaultHyper().Batch) }
 
-// BenchmarkTrainStepBatch runs the same step at several batch sizes, to show
+// BenchmarkAllocsByBatch runs the same step at several batch sizes, to show
 // that the allocations per step do not grow with the batch.
-func BenchmarkTrainStepBatch(b *testing.B) {
+func BenchmarkAllocsByBatch(b *testing.B) {
 	for _, n := range []int{16, 64, 256} {
 		b.Run(fmt.Sprintf("batch%d", n), func(b *testing.B) { benchTrainStep(b, n) })
 	}
