@@ -14,8 +14,8 @@
 //	go run ./cmd/study -report         # only the report, from the runs finished so far
 //
 // On a machine with several cores, one process per core, each pinned to its
-// core and given its share of the runs, gets more done than one process
-// using them all (a step's parallel parts wait for each other):
+// core and given its share of the runs, keeps every core busy through the
+// mostly serial evaluation and plotting between epochs:
 //
 //	taskset -c 0 go run ./cmd/study -shard 1/2 &
 //	taskset -c 1 go run ./cmd/study -shard 2/2
