@@ -157,9 +157,9 @@ func col2im[T Float](g geom, col, dx []T, ld int) {
 }
 
 // col2im5 is col2im for LeNet++'s 5×5 kernels with padding 2, whose output
-// has the input's size, on maps at least 5 wide. It gathers the five kernel columns of a kernel row
-// into each input pixel in one pass, instead of adding five shifted rows
-// into the image one after the other.
+// has the input's size, on maps at least 5 wide. It gathers the five kernel
+// columns of a kernel row into each input pixel in one pass, instead of
+// adding five shifted rows into the image one after the other.
 func col2im5[T Float](g geom, col, dx []T, ld int) {
 	w := g.w
 	for c := 0; c < g.c; c++ {

@@ -78,22 +78,32 @@ func LoadPath(path string) (*Implementation, error) {
 	return loadFirst([]string{path})
 }
 
-func loadFirst(names []string) (impl *Implementation, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			impl, err = nil, fmt.Errorf("blas: loading OpenBLAS: %v", r)
-		}
-	}()
+func loadFirst(names []string) (*Implementation, error) {
 	if len(names) == 0 {
 		return nil, fmt.Errorf("blas: run-time loading of OpenBLAS is not supported on %s/%s", runtime.GOOS, runtime.GOARCH)
 	}
+	lib, err := openFirst("OpenBLAS", names, openLibrary)
+	if err != nil {
+		return nil, err
+	}
+	lib.setThreads(int(threads.get()))
+	register(lib)
+	return &Implementation{lib: lib}, nil
+}
+
+// openFirst tries open on each name in turn and returns the first library
+// that opens, or every failure joined; a panic while loading is an error.
+func openFirst[L any](what string, names []string, open func(string) (*L, error)) (lib *L, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			lib, err = nil, fmt.Errorf("blas: loading %s: %v", what, r)
+		}
+	}()
 	var errs []error
 	for _, n := range names {
-		lib, err := openLibrary(n)
+		l, err := open(n)
 		if err == nil {
-			lib.setThreads(int(threads.get()))
-			register(lib)
-			return &Implementation{lib: lib}, nil
+			return l, nil
 		}
 		errs = append(errs, err)
 	}
@@ -112,25 +122,12 @@ func LoadOneDNN() (*Implementation, error) {
 	return &Implementation{fast: f}, nil
 }
 
-func loadFast() (f *fastSgemm, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			f, err = nil, fmt.Errorf("blas: loading oneDNN: %v", r)
-		}
-	}()
+func loadFast() (*fastSgemm, error) {
 	names := fastNames()
 	if len(names) == 0 {
 		return nil, fmt.Errorf("blas: oneDNN is only used on linux/amd64, not %s/%s", runtime.GOOS, runtime.GOARCH)
 	}
-	var errs []error
-	for _, n := range names {
-		f, err := openFast(n)
-		if err == nil {
-			return f, nil
-		}
-		errs = append(errs, err)
-	}
-	return nil, errors.Join(errs...)
+	return openFirst("oneDNN", names, openFast)
 }
 
 // WithOneDNN returns a copy of i whose Sgemm runs in oneDNN, or i itself
