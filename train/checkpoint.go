@@ -32,10 +32,11 @@ import (
 //	classes             number of classes (10)
 //	epoch, step         epochs and steps completed
 //	current_lr          learning rate of the next epoch, Hyper.LRAt(epoch+1)
-//	seed, batch, dim, lr, lr_steps, lr_gamma, momentum, weight_decay, lambda, alpha
+//	seed, batch, dim, lr, lr_steps, lr_gamma, momentum, weight_decay, lambda, alpha, shift
 //	                    the Hyper fields; lr_steps is comma-separated ("7,9", or
 //	                    "" for none); floats are written in the shortest form
-//	                    that reads back to the same float64
+//	                    that reads back to the same float64; shift may be
+//	                    missing (checkpoints written before it), meaning 0
 const CheckpointVersion = 1
 
 const (
@@ -359,6 +360,7 @@ func (c *Checkpoint) metadata() map[string]string {
 		"weight_decay":       f(c.Hyper.WeightDecay),
 		"lambda":             f(c.Hyper.Lambda),
 		"alpha":              f(c.Hyper.Alpha),
+		"shift":              strconv.Itoa(c.Hyper.Shift),
 	} {
 		m[k] = v
 	}
@@ -782,6 +784,10 @@ func (c *Checkpoint) parseMetadata() error {
 	h.WeightDecay = float("weight_decay")
 	h.Lambda = float("lambda")
 	h.Alpha = float("alpha")
+	h.Shift = 0
+	if _, ok := m["shift"]; ok {
+		h.Shift = integer("shift", 0, maxShift)
+	}
 	h.LRSteps = nil
 	if s, ok := get("lr_steps"); ok && s != "" {
 		for _, f := range strings.Split(s, ",") {

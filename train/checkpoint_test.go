@@ -31,7 +31,7 @@ func ckptHyper(dim int) Hyper {
 	third /= 3
 	return Hyper{
 		Batch: 2, LR: 0.0123, LRSteps: []int{3, 5, 8}, LRGamma: third, Momentum: 0.9,
-		WeightDecay: 5e-4, Lambda: tenth + 0.2, Alpha: 0.5, Dim: dim, Seed: 0xdeadbeefcafef00d,
+		WeightDecay: 5e-4, Lambda: tenth + 0.2, Alpha: 0.5, Dim: dim, Seed: 0xdeadbeefcafef00d, Shift: 2,
 	}
 }
 
@@ -113,12 +113,12 @@ func ckptEqualBits(t *testing.T, got, want map[string][]uint64) {
 func ckptEqualHyper(t *testing.T, got, want Hyper) {
 	t.Helper()
 	type flat struct {
-		Batch, Dim                                        int
+		Batch, Dim, Shift                                 int
 		LR, LRGamma, Momentum, WeightDecay, Lambda, Alpha float64
 		Seed                                              uint64
 	}
 	f := func(h Hyper) flat {
-		return flat{h.Batch, h.Dim, h.LR, h.LRGamma, h.Momentum, h.WeightDecay, h.Lambda, h.Alpha, h.Seed}
+		return flat{h.Batch, h.Dim, h.Shift, h.LR, h.LRGamma, h.Momentum, h.WeightDecay, h.Lambda, h.Alpha, h.Seed}
 	}
 	if f(got) != f(want) || !slices.Equal(got.LRSteps, want.LRSteps) {
 		t.Fatalf("hyperparameters %+v, want %+v", got, want)
@@ -159,7 +159,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 				"current_lr": strconv.FormatFloat(h.LRAt(8), 'g', -1, 64),
 				"seed":       strconv.FormatUint(0xdeadbeefcafef00d, 10), "batch": "2", "dim": "3", "lr": "0.0123", "lr_steps": "3,5,8",
 				"lr_gamma": "0.3333333333333333", "momentum": "0.9", "weight_decay": "0.0005",
-				"lambda": "0.30000000000000004", "alpha": "0.5",
+				"lambda": "0.30000000000000004", "alpha": "0.5", "shift": "2",
 			}
 			for k, v := range wantMeta {
 				if c.Metadata[k] != v {
@@ -500,6 +500,7 @@ func TestCheckpointErrors(t *testing.T) {
 		{name: "key missing", data: meta(func(m map[string]any) { delete(m, "lambda") }), want: `key "lambda" is missing`},
 		{name: "bad number", data: meta(func(m map[string]any) { m["lr"] = "fast" }), want: `lr="fast"`},
 		{name: "bad hyperparameter", data: meta(func(m map[string]any) { m["alpha"] = "1.5" }), want: "alpha 1.5 must be in [0, 1]"},
+		{name: "bad shift", data: meta(func(m map[string]any) { m["shift"] = "-1" }), want: `shift="-1"`},
 		{name: "bad lr_steps", data: meta(func(m map[string]any) { m["lr_steps"] = "3;5" }), want: `lr_steps="3;5"`},
 		{name: "dtype metadata", data: meta(func(m map[string]any) { m["dtype"] = "float64" }), want: "wrong dtype F32: the checkpoint is float64"},
 		{name: "tensor dtype", data: ckptBytes(t, func(c *Checkpoint) {
@@ -846,4 +847,26 @@ func FuzzReadCheckpoint(f *testing.F) {
 			t.Fatalf("restore: %v", err)
 		}
 	})
+}
+
+// TestCheckpointWithoutShift: checkpoints written before Hyper.Shift existed
+// have no "shift" key and read back as unshifted training.
+func TestCheckpointWithoutShift(t *testing.T) {
+	valid := ckptBytes(t, nil)
+	for _, tc := range []struct {
+		edit func(m map[string]any)
+		want int
+	}{
+		{func(m map[string]any) { m["shift"] = "3" }, 3},
+		{func(m map[string]any) { delete(m, "shift") }, 0},
+	} {
+		b := ckptRewriteHeader(t, valid, func(h map[string]any) { tc.edit(h["__metadata__"].(map[string]any)) })
+		c, err := ReadCheckpoint(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Hyper.Shift != tc.want {
+			t.Errorf("shift %d, want %d", c.Hyper.Shift, tc.want)
+		}
+	}
 }

@@ -35,6 +35,7 @@ func TestOptionsValidateNamesFlags(t *testing.T) {
 		"-lambda":       func(o *Options) { o.Lambda = math.Inf(1) },
 		"-alpha":        func(o *Options) { o.Alpha = 1.01 },
 		"-dim":          func(o *Options) { o.Dim = 0 },
+		"-shift":        func(o *Options) { o.Shift = -1 },
 	} {
 		o := Options{Hyper: DefaultHyper(), Epochs: 1, Out: "out"}
 		if err := o.Validate(); err != nil {

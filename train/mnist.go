@@ -79,6 +79,30 @@ func (ds *Dataset) Image(i int, dst []float32) {
 	}
 }
 
+// ShiftedImage writes image i translated by dx pixels to the right and dy
+// pixels down into dst, scaled as by Image; the pixels that enter the frame
+// are background (raw 0).
+func (ds *Dataset) ShiftedImage(i, dx, dy int, dst []float32) {
+	src := ds.Pixels[i*mnistRows*mnistCols : (i+1)*mnistRows*mnistCols]
+	for r := range mnistRows {
+		row := dst[r*mnistCols : (r+1)*mnistCols]
+		sr := r - dy
+		if sr < 0 || sr >= mnistRows {
+			for c := range row {
+				row[c] = mnistPixelScale[0]
+			}
+			continue
+		}
+		for c := range row {
+			p := byte(0)
+			if sc := c - dx; sc >= 0 && sc < mnistCols {
+				p = src[sr*mnistCols+sc]
+			}
+			row[c] = mnistPixelScale[p]
+		}
+	}
+}
+
 // Images returns images lo to hi-1, scaled as by Image, in a new slice.
 func (ds *Dataset) Images(lo, hi int) []float32 {
 	px := mnistRows * mnistCols

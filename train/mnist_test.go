@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -568,4 +569,42 @@ func FuzzReadIDXLabels(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestShiftedImage moves a digit made of two pixels, (row 0, col 0) = 255
+// and (row 3, col 27) = 128, and checks every pixel of the result.
+func TestShiftedImage(t *testing.T) {
+	ds := &Dataset{N: 2, Pixels: make([]byte, 2*784), Labels: []int{0, 1}}
+	img := ds.Pixels[784:] // image 1; image 0 stays blank
+	img[0*28+0], img[3*28+27] = 255, 128
+	bg, white, grey := float32(-127.5/128), float32(127.5/128), float32(0.5/128)
+	for _, tc := range []struct {
+		dx, dy int
+		lit    map[int]float32 // row*28+col -> value; all others background
+	}{
+		{0, 0, map[int]float32{0: white, 3*28 + 27: grey}},
+		{2, 1, map[int]float32{1*28 + 2: white}},     // (3,27) leaves on the right
+		{-1, -3, map[int]float32{0*28 + 26: grey}},   // (0,0) leaves at the top left
+		{-27, 24, map[int]float32{27*28 + 0: grey}},  // (0,0) leaves on the left
+		{5, -5, map[int]float32{}},                   // both leave
+		{27, 27, map[int]float32{27*28 + 27: white}}, // to the far corner
+	} {
+		dst := make([]float32, 784)
+		ds.ShiftedImage(1, tc.dx, tc.dy, dst)
+		for j, v := range dst {
+			want, ok := tc.lit[j]
+			if !ok {
+				want = bg
+			}
+			if v != want {
+				t.Fatalf("shift (%d,%d): pixel (%d,%d) = %v, want %v", tc.dx, tc.dy, j/28, j%28, v, want)
+			}
+		}
+	}
+	a, b := make([]float32, 784), make([]float32, 784)
+	ds.Image(1, a)
+	ds.ShiftedImage(1, 0, 0, b)
+	if !slices.Equal(a, b) {
+		t.Error("a zero shift differs from Image")
+	}
 }

@@ -132,6 +132,7 @@ func (o Options) Validate() error {
 		{"-lambda", func(h *Hyper) { h.Lambda = o.Lambda }},
 		{"-alpha", func(h *Hyper) { h.Alpha = o.Alpha }},
 		{"-dim", func(h *Hyper) { h.Dim = o.Dim }},
+		{"-shift", func(h *Hyper) { h.Shift = o.Shift }},
 	} {
 		h := DefaultHyper()
 		f.set(&h)
@@ -209,8 +210,12 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if t.Epoch >= o.Epochs {
 		return nil, &UsageError{Flag: "-epochs", Err: fmt.Errorf("%d: the checkpoint has already completed %d epochs", o.Epochs, t.Epoch)}
 	}
-	fmt.Fprintf(logw, "training LeNet++ (D=%d) on %d images, testing on %d; lambda %g, alpha %g, batch %d, lr %g\n",
-		o.Dim, trainSet.N, testSet.N, o.Lambda, o.Alpha, o.Batch, t.LRAt(t.Epoch+1))
+	shift := ""
+	if t.Shift > 0 {
+		shift = fmt.Sprintf(", shifts up to %d px", t.Shift)
+	}
+	fmt.Fprintf(logw, "training LeNet++ (D=%d) on %d images, testing on %d; lambda %g, alpha %g, batch %d, lr %g%s\n",
+		t.Dim, trainSet.N, testSet.N, t.Lambda, t.Alpha, t.Batch, t.LRAt(t.Epoch+1), shift)
 
 	history, err := readMetrics(filepath.Join(o.Out, MetricsFile), t.Epoch)
 	if err != nil {

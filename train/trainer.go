@@ -26,7 +26,8 @@ type Hyper struct {
 	Lambda      float64 // weight of the center loss; 0 trains with softmax only
 	Alpha       float64 // center learning rate of the alpha rule, in [0, 1]
 	Dim         int     // deep feature dimension
-	Seed        uint64  // weight initialisation and shuffling
+	Seed        uint64  // weight initialisation, shuffling and shifts
+	Shift       int     // largest random translation of a training image, in pixels (0: none)
 }
 
 // DefaultHyper returns the defaults of the trainer, which reach 99% test
@@ -58,6 +59,8 @@ func (h Hyper) Validate() error {
 		return fmt.Errorf("alpha %v must be in [0, 1]", h.Alpha)
 	case h.Dim < 1:
 		return fmt.Errorf("feature dimension %d must be at least 1", h.Dim)
+	case h.Shift < 0 || h.Shift > maxShift:
+		return fmt.Errorf("shift %d must be in [0, %d] pixels", h.Shift, maxShift)
 	}
 	for _, e := range h.LRSteps {
 		if e < 1 {
@@ -276,6 +279,13 @@ func values(t *tensor.Dense) []float64 {
 	return nil
 }
 
+// maxShift bounds Hyper.Shift: a larger translation would leave little of a
+// 28×28 digit in the frame.
+const maxShift = 8
+
+// shiftStream marks the PCG streams of the shifts apart from those of Shuffle.
+const shiftStream = 1 << 63
+
 // Shuffle returns the order in which epoch (1-based) visits n images: a
 // permutation drawn from the seed and the epoch alone, so that a resumed run
 // sees the same batches as an uninterrupted one.
@@ -317,13 +327,23 @@ func (t *Trainer) TrainEpoch(ctx context.Context, ds *Dataset, progress func(ste
 	const px = graph.Rows * graph.Cols
 	images := make([]float32, t.Batch*px)
 	labels := make([]int, t.Batch)
+	var shifts rand.PCG
 	correct := 0
 	for s := done; s < steps; s++ {
 		if err := ctx.Err(); err != nil {
 			return e, fmt.Errorf("%w at epoch %d, step %d", ErrInterrupted, t.Epoch+1, t.Step)
 		}
+		// The shifts of a step depend on the seed and the step alone, so a
+		// resumed run sees the same images as an uninterrupted one.
+		shifts.Seed(t.Seed, shiftStream|uint64(t.Step))
 		for i, idx := range order[s*t.Batch : (s+1)*t.Batch] {
-			ds.Image(idx, images[i*px:(i+1)*px])
+			if t.Shift > 0 {
+				n := uint64(2*t.Shift + 1)
+				dx, dy := int(shifts.Uint64()%n)-t.Shift, int(shifts.Uint64()%n)-t.Shift
+				ds.ShiftedImage(idx, dx, dy, images[i*px:(i+1)*px])
+			} else {
+				ds.Image(idx, images[i*px:(i+1)*px])
+			}
 			labels[i] = ds.Labels[idx]
 		}
 		r, err := t.TrainStep(images, labels)

@@ -99,6 +99,7 @@ func TestHyperValidate(t *testing.T) {
 		"lambda":    func(h *Hyper) { h.Lambda = -1 },
 		"dimension": func(h *Hyper) { h.Dim = 0 },
 		"momentum":  func(h *Hyper) { h.Momentum = 1 },
+		"shift":     func(h *Hyper) { h.Shift = 9 },
 	} {
 		h := DefaultHyper()
 		mod(&h)

@@ -50,7 +50,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&o.Lambda, "lambda", h.Lambda, "weight of the center loss (0: softmax only)")
 	fs.Float64Var(&o.Alpha, "alpha", h.Alpha, "center learning rate of the alpha rule, in [0, 1]")
 	fs.IntVar(&o.Dim, "dim", h.Dim, "deep feature dimension")
-	seed := fs.Uint64("seed", h.Seed, "seed of the weight initialisation and the shuffling")
+	fs.IntVar(&o.Shift, "shift", h.Shift, "shift each training image by up to this many pixels at random, each step (0: no augmentation)")
+	seed := fs.Uint64("seed", h.Seed, "seed of the weight initialisation, the shuffling and the shifts")
 	fs.StringVar(&o.DataDir, "data", "", "folder with the MNIST IDX files (default: the copy shipped with the GoMNIST module)")
 	fs.StringVar(&o.Out, "out", "runs/default", "folder for everything the run writes")
 	fs.IntVar(&o.TrainLimit, "train-limit", 0, "use only the first N training images (0: all 60000)")
@@ -161,7 +162,7 @@ func shellQuote(s string) string {
 // hyperFlags are the flags a checkpoint overrides.
 var hyperFlags = map[string]bool{
 	"batch": true, "lr": true, "lr-steps": true, "lr-gamma": true, "momentum": true, "weight-decay": true,
-	"lambda": true, "alpha": true, "dim": true, "seed": true,
+	"lambda": true, "alpha": true, "dim": true, "shift": true, "seed": true,
 }
 
 func joinInts(v []int) string {
