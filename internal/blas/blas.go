@@ -122,13 +122,15 @@ func LoadOneDNN() (*Implementation, error) {
 	return &Implementation{fast: f}, nil
 }
 
-func loadFast() (*fastSgemm, error) {
+// loadFast opens oneDNN and runs its self-test once per process; the
+// result is shared, as the library stays loaded anyway.
+var loadFast = sync.OnceValues(func() (*fastSgemm, error) {
 	names := fastNames()
 	if len(names) == 0 {
 		return nil, fmt.Errorf("blas: oneDNN is only used on linux/amd64, not %s/%s", runtime.GOOS, runtime.GOARCH)
 	}
 	return openFirst("oneDNN", names, openFast)
-}
+})
 
 // WithOneDNN returns a copy of i whose Sgemm runs in oneDNN, or i itself
 // and the reason when oneDNN cannot be loaded.
