@@ -34,7 +34,7 @@ type Hyper struct {
 // accuracy on MNIST with compact 2-D clusters (see README).
 func DefaultHyper() Hyper {
 	return Hyper{
-		Batch: 64, LR: 0.01, LRSteps: []int{9}, LRGamma: 0.1,
+		Batch: 64, LR: 0.02, LRSteps: []int{4}, LRGamma: 0.1,
 		Momentum: 0.9, WeightDecay: 5e-4, Lambda: 0.1, Alpha: 0.5, Dim: 2, Seed: 1,
 	}
 }

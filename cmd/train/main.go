@@ -40,7 +40,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	h := train.DefaultHyper()
 	o := train.Options{Hyper: h}
-	fs.IntVar(&o.Epochs, "epochs", 10, "number of epochs")
+	fs.IntVar(&o.Epochs, "epochs", 5, "number of epochs")
 	fs.IntVar(&o.Batch, "batch", h.Batch, "images per training step")
 	fs.Float64Var(&o.LR, "lr", h.LR, "initial learning rate")
 	steps := fs.String("lr-steps", joinInts(h.LRSteps), "comma-separated epochs at whose start the learning rate is multiplied by -lr-gamma (empty: constant)")
