@@ -58,9 +58,10 @@ func TestKillLeavesLoadableCheckpoint(t *testing.T) {
 
 	epoch, size := 0, int64(-1)
 	for round := range 3 {
-		// Fixed -lr-steps: the checkpoint's metadata, and so its size, must
-		// not move with the defaults (the header is padded to 8 bytes).
-		args := append([]string{"-batch", "32", "-epochs", "50", "-lr-steps", "5,7"}, data...)
+		// Fixed -lr and -lr-steps: the checkpoint's metadata, and so its
+		// size, must not move with the defaults (the header is padded to 8
+		// bytes, and current_lr is written in its shortest form).
+		args := append([]string{"-batch", "32", "-epochs", "50", "-lr", "0.01", "-lr-steps", "5,7"}, data...)
 		if round > 0 {
 			args = append([]string{"-resume", ckpt, "-epochs", "50"}, data...)
 		}
