@@ -12,12 +12,14 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"gorgonia.org/tensor"
 
@@ -693,6 +695,80 @@ func TestCheckpointAtomicSave(t *testing.T) {
 		loadsAsA(t, path)
 		ckptOnlyFiles(t, dir, "run.safetensors")
 	})
+}
+
+// helperWriteEnv, when set, makes TestCheckpointKilledWhileWriting act as
+// the process that is killed: it starts an atomic write to the named file,
+// writes part of it, says so on stdout and waits to be killed.
+const helperWriteEnv = "CENTERLOSS_TEST_KILLED_WRITER"
+
+// TestCheckpointKilledWhileWriting kills a process in the middle of an
+// atomic write (SIGKILL on Unix): the checkpoint it was replacing must load
+// unchanged, and the next save must succeed.
+func TestCheckpointKilledWhileWriting(t *testing.T) {
+	if path := os.Getenv(helperWriteEnv); path != "" {
+		writeAtomic(path, func(w *bufio.Writer) error {
+			w.Write(bytes.Repeat([]byte{0xAB}, 1<<20))
+			w.Flush()
+			fmt.Println("writing")
+			time.Sleep(time.Hour)
+			return nil
+		})
+		os.Exit(1) // not reached: the parent kills this process
+	}
+	a := ckptTrainer(t, ckptHyper(2), tensor.Float32)
+	ckptPerturb(a, 12)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "run.safetensors")
+	if err := SaveCheckpoint(path, a); err != nil {
+		t.Fatal(err)
+	}
+
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCheckpointKilledWhileWriting$")
+	cmd.Env = append(os.Environ(), helperWriteEnv+"="+path)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if line != "writing\n" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("helper said %q (%v) instead of starting to write", line, err)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+
+	tmp, _ := filepath.Glob(filepath.Join(dir, ".run.safetensors.tmp*"))
+	if len(tmp) != 1 {
+		t.Fatalf("want the killed write's temporary file, found %q", tmp)
+	}
+	if fi, err := os.Stat(tmp[0]); err != nil || fi.Size() != 1<<20 {
+		t.Fatalf("temporary file %v, %v: the write was not under way", fi, err)
+	}
+	got, err := LoadCheckpoint(path)
+	if err != nil {
+		t.Fatalf("after the kill: %v", err)
+	}
+	defer got.Close()
+	ckptEqualBits(t, ckptBits(got), ckptBits(a))
+
+	b := ckptTrainer(t, ckptHyper(2), tensor.Float32)
+	ckptPerturb(b, 13)
+	if err := SaveCheckpoint(path, b); err != nil {
+		t.Fatalf("save after the kill: %v", err)
+	}
+	again, err := LoadCheckpoint(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	ckptEqualBits(t, ckptBits(again), ckptBits(b))
 }
 
 // ckptOnlyFiles fails unless dir holds exactly the named files (no
