@@ -79,4 +79,29 @@ func TestRunResumeMatchesUninterrupted(t *testing.T) {
 	if ev.Acc != sp.Final.TestAcc {
 		t.Errorf("loaded checkpoint scores %v, the run reported %v", ev.Acc, sp.Final.TestAcc)
 	}
+	// The summary's verification is the pairs' scores from these features.
+	pairs, err := VerificationPairs(test.Labels, 100*99/40, 100*99/40, verifySeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := make([]bool, len(pairs))
+	for i, p := range pairs {
+		same[i] = p.Same
+	}
+	for _, c := range []struct {
+		name   string
+		scores []float64
+		got    Verification
+	}{
+		{"cosine", CosineScores(ev.Features, tr.Dim, pairs), sp.Verification},
+		{"distance", DistanceScores(ev.Features, tr.Dim, pairs), sp.VerificationEuclidean},
+	} {
+		want, err := Verify(c.scores, same, verifyFolds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.got != want || want.AUC <= 0.5 {
+			t.Errorf("%s verification: the run reported %+v, the checkpoint's features give %+v", c.name, c.got, want)
+		}
+	}
 }

@@ -91,6 +91,9 @@ type Summary struct {
 	// Verification scores 6000 same-digit and 6000 different-digit test
 	// pairs by the cosine of their features, as the paper does on LFW.
 	Verification Verification `json:"verification"`
+	// VerificationEuclidean scores the same pairs by the Euclidean distance
+	// of their features instead.
+	VerificationEuclidean Verification `json:"verification_euclidean"`
 }
 
 // Verification pairs drawn from the test set for every run's summary.
@@ -294,8 +297,12 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if s.Verification, err = Verify(CosineScores(final.Features, t.Dim, pairs), same, verifyFolds); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(logw, "nearest-center acc %.4f  verification acc %.4f ± %.4f  AUC %.4f (%d+%d test pairs, cosine)\n",
-		s.NearestCenterAcc, s.Verification.Accuracy, s.Verification.AccuracyStd, s.Verification.AUC, n, n)
+	if s.VerificationEuclidean, err = Verify(DistanceScores(final.Features, t.Dim, pairs), same, verifyFolds); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(logw, "nearest-center acc %.4f  verification acc %.4f ± %.4f  AUC %.4f (%d+%d test pairs, cosine); by distance %.4f ± %.4f  AUC %.4f\n",
+		s.NearestCenterAcc, s.Verification.Accuracy, s.Verification.AccuracyStd, s.Verification.AUC, n, n,
+		s.VerificationEuclidean.Accuracy, s.VerificationEuclidean.AccuracyStd, s.VerificationEuclidean.AUC)
 	if err := WriteJSON(filepath.Join(o.Out, SummaryFile), s); err != nil {
 		return nil, err
 	}

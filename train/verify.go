@@ -100,6 +100,23 @@ func CosineScores(features []float64, dim int, pairs []Pair) []float64 {
 	return scores
 }
 
+// DistanceScores returns minus the Euclidean distance between the features
+// (n×dim) of each pair, so that, as with CosineScores, a higher score means
+// more alike. Unlike the cosine it sees the feature's length: it is the
+// distance center loss shrinks within a class.
+func DistanceScores(features []float64, dim int, pairs []Pair) []float64 {
+	scores := make([]float64, len(pairs))
+	for i, p := range pairs {
+		a, b := features[p.A*dim:(p.A+1)*dim], features[p.B*dim:(p.B+1)*dim]
+		var d float64
+		for j := range a {
+			d += (a[j] - b[j]) * (a[j] - b[j])
+		}
+		scores[i] = -math.Sqrt(d)
+	}
+	return scores
+}
+
 // Verification is how well a similarity score tells same pairs from
 // different ones.
 type Verification struct {

@@ -92,14 +92,22 @@ func TestVerificationPairs(t *testing.T) {
 	}
 }
 
-// TestCosineAndNearestCenter checks both against values worked out by hand.
-func TestCosineAndNearestCenter(t *testing.T) {
+// TestScoresAndNearestCenter checks the cosine and distance scores and
+// nearest-center accuracy against values worked out by hand.
+func TestScoresAndNearestCenter(t *testing.T) {
 	features := []float64{1, 0, 0, 2, 3, 3, 0, 0}
 	s := CosineScores(features, 2, []Pair{{0, 1, false}, {0, 2, true}, {0, 3, false}})
 	want := []float64{0, 1 / math.Sqrt(2), 0}
 	for i := range want {
 		if math.Abs(s[i]-want[i]) > 1e-12 {
 			t.Errorf("cosine %d = %v, want %v", i, s[i], want[i])
+		}
+	}
+	d := DistanceScores(features, 2, []Pair{{0, 1, false}, {0, 2, true}, {1, 3, false}, {2, 2, true}})
+	// |(1,0)-(0,2)| = √5, |(1,0)-(3,3)| = √13, |(0,2)-(0,0)| = 2, and 0 to itself.
+	for i, w := range []float64{-math.Sqrt(5), -math.Sqrt(13), -2, 0} {
+		if math.Abs(d[i]-w) > 1e-12 {
+			t.Errorf("distance score %d = %v, want %v", i, d[i], w)
 		}
 	}
 	centers := []float64{1, 0, 0, 1} // class 0 at (1,0), class 1 at (0,1)

@@ -166,10 +166,10 @@ func report(dir string, stdout io.Writer) error {
 		sums[r.name()] = &s
 	}
 	var md strings.Builder
-	header := "| %s | runs | test acc | nearest-center acc | intra | inter | intra/inter | verification acc | AUC | minutes |\n|---|---|---|---|---|---|---|---|---|---|\n"
+	header := "| %s | runs | test acc | nearest-center acc | intra | inter | intra/inter | verification acc | AUC | verification acc (distance) | minutes |\n|---|---|---|---|---|---|---|---|---|---|---|\n"
 	row := func(label string, runs []*train.Summary) {
 		if len(runs) == 0 {
-			fmt.Fprintf(&md, "| %s | 0 | not run yet |  |  |  |  |  |  |  |\n", label)
+			fmt.Fprintf(&md, "| %s | 0 | not run yet |  |  |  |  |  |  |  |  |\n", label)
 			return
 		}
 		f := func(get func(*train.Summary) float64, prec int) string {
@@ -185,7 +185,7 @@ func report(dir string, stdout io.Writer) error {
 			}
 			return fmt.Sprintf("%.*f ± %.*f", prec, m, prec, math.Sqrt(v))
 		}
-		fmt.Fprintf(&md, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", label, len(runs),
+		fmt.Fprintf(&md, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", label, len(runs),
 			f(func(s *train.Summary) float64 { return s.Final.TestAcc }, 4),
 			f(func(s *train.Summary) float64 { return s.NearestCenterAcc }, 4),
 			f(func(s *train.Summary) float64 { return s.Final.Intra }, 3),
@@ -193,6 +193,7 @@ func report(dir string, stdout io.Writer) error {
 			f(func(s *train.Summary) float64 { return s.Final.Intra / s.Final.Inter }, 3),
 			f(func(s *train.Summary) float64 { return s.Verification.Accuracy }, 4),
 			f(func(s *train.Summary) float64 { return s.Verification.AUC }, 4),
+			f(func(s *train.Summary) float64 { return s.VerificationEuclidean.Accuracy }, 4),
 			f(func(s *train.Summary) float64 { return s.WallSeconds / 60 }, 1))
 	}
 	pick := func(keep func(run) bool) []*train.Summary {
