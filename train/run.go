@@ -300,8 +300,8 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if s.VerificationEuclidean, err = Verify(DistanceScores(final.Features, t.Dim, pairs), same, verifyFolds); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(logw, "nearest-center acc %.4f  verification acc %.4f ± %.4f  AUC %.4f (%d+%d test pairs, cosine); by distance %.4f ± %.4f  AUC %.4f\n",
-		s.NearestCenterAcc, s.Verification.Accuracy, s.Verification.AccuracyStd, s.Verification.AUC, n, n,
+	fmt.Fprintf(logw, "nearest-center acc %.4f\nverification on %d+%d test pairs: by cosine acc %.4f ± %.4f  AUC %.4f; by distance acc %.4f ± %.4f  AUC %.4f\n",
+		s.NearestCenterAcc, n, n, s.Verification.Accuracy, s.Verification.AccuracyStd, s.Verification.AUC,
 		s.VerificationEuclidean.Accuracy, s.VerificationEuclidean.AccuracyStd, s.VerificationEuclidean.AUC)
 	if err := WriteJSON(filepath.Join(o.Out, SummaryFile), s); err != nil {
 		return nil, err
