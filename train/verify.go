@@ -107,14 +107,18 @@ func CosineScores(features []float64, dim int, pairs []Pair) []float64 {
 func DistanceScores(features []float64, dim int, pairs []Pair) []float64 {
 	scores := make([]float64, len(pairs))
 	for i, p := range pairs {
-		a, b := features[p.A*dim:(p.A+1)*dim], features[p.B*dim:(p.B+1)*dim]
-		var d float64
-		for j := range a {
-			d += (a[j] - b[j]) * (a[j] - b[j])
-		}
-		scores[i] = -math.Sqrt(d)
+		scores[i] = -math.Sqrt(sqDist(features[p.A*dim:(p.A+1)*dim], features[p.B*dim:(p.B+1)*dim]))
 	}
 	return scores
+}
+
+// sqDist returns ||a - b||².
+func sqDist(a, b []float64) float64 {
+	var d float64
+	for j, v := range a {
+		d += (v - b[j]) * (v - b[j])
+	}
+	return d
 }
 
 // Verification is how well a similarity score tells same pairs from
@@ -251,11 +255,7 @@ func NearestCenterAccuracy(features []float64, labels []int, centers []float64, 
 		x := features[i*dim : (i+1)*dim]
 		best, arg := math.Inf(1), -1
 		for c := 0; c < k; c++ {
-			var d float64
-			for j, v := range centers[c*dim : (c+1)*dim] {
-				d += (x[j] - v) * (x[j] - v)
-			}
-			if d < best {
+			if d := sqDist(x, centers[c*dim:(c+1)*dim]); d < best {
 				best, arg = d, c
 			}
 		}
