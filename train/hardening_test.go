@@ -66,7 +66,7 @@ func TestRunLimitBeyondDataIsUsageError(t *testing.T) {
 			t.Errorf("limits %d/%d: error %v, want a usage error for %s", c.train, c.test, err, c.flag)
 		}
 	}
-	_, err := Evaluate(Options{TestLimit: 10001, Out: t.TempDir()}, filepath.Join(t.TempDir(), "none.safetensors"))
+	_, _, err := Evaluate(Options{TestLimit: 10001, Out: t.TempDir()}, filepath.Join(t.TempDir(), "none.safetensors"))
 	var ue *UsageError
 	if !errors.As(err, &ue) || ue.Flag != "-test-limit" {
 		t.Errorf("evaluate: error %v, want a usage error for -test-limit", err)

@@ -104,4 +104,25 @@ func TestRunResumeMatchesUninterrupted(t *testing.T) {
 			t.Errorf("%s verification: the run reported %+v, the checkpoint's features give %+v", c.name, c.got, want)
 		}
 	}
+	// And its verification of the pairs classified right, those pairs'
+	// cosine scores.
+	var rs []float64
+	var rsame []bool
+	for _, p := range pairs {
+		if ev.Predicted[p.A] == test.Labels[p.A] && ev.Predicted[p.B] == test.Labels[p.B] {
+			rs = append(rs, CosineScores(ev.Features, tr.Dim, []Pair{p})[0])
+			rsame = append(rsame, p.Same)
+		}
+	}
+	if sp.CorrectPairs != len(rs) {
+		t.Errorf("the run reported %d pairs classified right, the checkpoint gives %d", sp.CorrectPairs, len(rs))
+	}
+	// After this short a run they may hold one kind of pair only.
+	if want, err := Verify(rs, rsame, verifyFolds); err != nil {
+		if sp.VerificationCorrect != nil {
+			t.Errorf("the run verified the pairs classified right (%+v), but they cannot be: %v", *sp.VerificationCorrect, err)
+		}
+	} else if sp.VerificationCorrect == nil || *sp.VerificationCorrect != want {
+		t.Errorf("verification of the pairs classified right: the run reported %+v, the checkpoint gives %+v", sp.VerificationCorrect, want)
+	}
 }

@@ -86,22 +86,10 @@ type Summary struct {
 	ImagesPerSecond float64   `json:"images_per_second"`
 	BLAS            string    `json:"blas"`
 	Checkpoint      string    `json:"checkpoint"`
-	// NearestCenterAcc classifies each test image by its nearest center.
-	NearestCenterAcc float64 `json:"nearest_center_acc"`
-	// Verification scores 6000 same-digit and 6000 different-digit test
-	// pairs by the cosine of their features, as the paper does on LFW.
-	Verification Verification `json:"verification"`
-	// VerificationEuclidean scores the same pairs by the Euclidean distance
-	// of their features instead.
-	VerificationEuclidean Verification `json:"verification_euclidean"`
+	// FeatureScores measures the final test features without the
+	// classifier.
+	FeatureScores
 }
-
-// Verification pairs drawn from the test set for every run's summary.
-const (
-	verifyPairs = 6000 // of each kind
-	verifySeed  = 1
-	verifyFolds = 10
-)
 
 // Validate reports the first option out of range, naming it as the
 // trainer's flag does.
@@ -283,26 +271,10 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		Final: history[len(history)-1], History: history, WallSeconds: time.Since(start).Seconds(),
 		ImagesPerSecond: float64(trainImages) / trainSecs, BLAS: impl.Name(), Checkpoint: checkpoint,
 	}
-	s.NearestCenterAcc = NearestCenterAccuracy(final.Features, testSet.Labels, centerValues(t), t.Dim)
-	// Small test sets (quick runs) get fewer pairs, so that enough distinct ones exist.
-	n := min(verifyPairs, testSet.N*(testSet.N-1)/40)
-	pairs, err := VerificationPairs(testSet.Labels, n, n, verifySeed)
-	if err != nil {
+	if s.FeatureScores, err = ScoreFeatures(final, testSet.Labels, centerValues(t), t.Dim); err != nil {
 		return nil, err
 	}
-	same := make([]bool, len(pairs))
-	for i, p := range pairs {
-		same[i] = p.Same
-	}
-	if s.Verification, err = Verify(CosineScores(final.Features, t.Dim, pairs), same, verifyFolds); err != nil {
-		return nil, err
-	}
-	if s.VerificationEuclidean, err = Verify(DistanceScores(final.Features, t.Dim, pairs), same, verifyFolds); err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(logw, "nearest-center acc %.4f\nverification on %d+%d test pairs: by cosine acc %.4f ± %.4f  AUC %.4f; by distance acc %.4f ± %.4f  AUC %.4f\n",
-		s.NearestCenterAcc, n, n, s.Verification.Accuracy, s.Verification.AccuracyStd, s.Verification.AUC,
-		s.VerificationEuclidean.Accuracy, s.VerificationEuclidean.AccuracyStd, s.VerificationEuclidean.AUC)
+	fmt.Fprint(logw, s.FeatureScores)
 	if err := WriteJSON(filepath.Join(o.Out, SummaryFile), s); err != nil {
 		return nil, err
 	}
@@ -343,38 +315,43 @@ func limitUsage(flag string, err error) error {
 	return err
 }
 
-// Evaluate loads a checkpoint, evaluates it on the test set and writes the
-// test-feature plot into o.Out. Only DataDir, TestLimit and Out of o are used.
-func Evaluate(o Options, checkpoint string) (EvalResult, error) {
+// Evaluate loads a checkpoint, evaluates it on the test set, scores its
+// test features as a run's summary does and writes the test-feature plot
+// into o.Out. Only DataDir, TestLimit and Out of o are used.
+func Evaluate(o Options, checkpoint string) (EvalResult, FeatureScores, error) {
 	var r EvalResult
+	var fs FeatureScores
 	if o.Out == "" {
-		return r, errors.New("-out: an output folder is needed")
+		return r, fs, errors.New("-out: an output folder is needed")
 	}
 	if err := prepareOut(o.Out); err != nil {
-		return r, err
+		return r, fs, err
 	}
 	testSet, err := LoadMNIST(o.DataDir, "test", o.TestLimit)
 	if err != nil {
-		return r, limitUsage("-test-limit", err)
+		return r, fs, limitUsage("-test-limit", err)
 	}
 	t, err := LoadCheckpoint(checkpoint)
 	if err != nil {
-		return r, err
+		return r, fs, err
 	}
 	defer t.Close()
 	if r, err = t.Evaluate(testSet); err != nil {
-		return r, err
+		return r, fs, err
+	}
+	if fs, err = ScoreFeatures(r, testSet.Labels, centerValues(t), t.Dim); err != nil {
+		return r, fs, err
 	}
 	title := fmt.Sprintf("%s · epoch %d · λ=%g · α=%g · test acc %.2f%%", filepath.Base(checkpoint), t.Epoch, t.Lambda, t.Alpha, 100*r.Acc)
 	png, _, err := FeaturePlot(r.Features, testSet.Labels, centerValues(t), t.Dim, PlotOptions{Title: title})
 	if err != nil {
-		return r, err
+		return r, fs, err
 	}
 	path := filepath.Join(o.Out, "eval_features_test.png")
 	if err := writeFile(path, png); err != nil {
-		return r, err
+		return r, fs, err
 	}
-	return r, nil
+	return r, fs, nil
 }
 
 // outputs writes the per-epoch and final files of a run.

@@ -173,6 +173,99 @@ func Verify(scores []float64, same []bool, folds int) (Verification, error) {
 	return v, nil
 }
 
+// Verification pairs drawn for every scored data set.
+const (
+	verifyPairs = 6000 // of each kind
+	verifySeed  = 1
+	verifyFolds = 10
+)
+
+// FeatureScores is how well a data set's features serve without the
+// softmax layer: classified by the nearest class center, and used to tell
+// pairs of images of one digit from pairs of two digits, as the paper
+// verifies faces on LFW.
+type FeatureScores struct {
+	// NearestCenterAcc classifies each image by its nearest center.
+	NearestCenterAcc float64 `json:"nearest_center_acc"`
+	// Pairs is the number of same-digit pairs, and of different-digit
+	// pairs, verified.
+	Pairs int `json:"verification_pairs"`
+	// Verification scores the pairs by the cosine of their features, as
+	// the paper does on LFW.
+	Verification Verification `json:"verification"`
+	// VerificationEuclidean scores the same pairs by the Euclidean
+	// distance of their features instead.
+	VerificationEuclidean Verification `json:"verification_euclidean"`
+	// CorrectPairs counts the pairs whose two images the softmax
+	// classifier gets right, and VerificationCorrect scores only those by
+	// cosine: what the features get wrong besides the classifier's own
+	// mistakes. It is nil when those pairs are fewer than the folds or
+	// lack one kind.
+	CorrectPairs        int           `json:"verification_correct_pairs"`
+	VerificationCorrect *Verification `json:"verification_correct,omitempty"`
+}
+
+// ScoreFeatures scores the features and predictions of a data set's images
+// (ev, from Trainer.Evaluate) against their labels and the class centers
+// (k×dim). It draws min(6000, n(n-1)/40) pairs of each kind with a fixed
+// seed, so every model is scored on the same pairs of a data set; a small
+// set gets fewer, so that enough distinct ones exist.
+func ScoreFeatures(ev EvalResult, labels []int, centers []float64, dim int) (FeatureScores, error) {
+	var s FeatureScores
+	n := len(labels)
+	if len(ev.Features) != n*dim || len(ev.Predicted) != n {
+		return s, fmt.Errorf("score features: %d features of %d and %d predictions for %d labels", len(ev.Features), dim, len(ev.Predicted), n)
+	}
+	s.NearestCenterAcc = NearestCenterAccuracy(ev.Features, labels, centers, dim)
+	s.Pairs = min(verifyPairs, n*(n-1)/40)
+	pairs, err := VerificationPairs(labels, s.Pairs, s.Pairs, verifySeed)
+	if err != nil {
+		return s, err
+	}
+	cosine := CosineScores(ev.Features, dim, pairs)
+	same := make([]bool, len(pairs))
+	var right []int // the pairs whose two images are classified right
+	for i, p := range pairs {
+		same[i] = p.Same
+		if ev.Predicted[p.A] == labels[p.A] && ev.Predicted[p.B] == labels[p.B] {
+			right = append(right, i)
+		}
+	}
+	if s.Verification, err = Verify(cosine, same, verifyFolds); err != nil {
+		return s, err
+	}
+	if s.VerificationEuclidean, err = Verify(DistanceScores(ev.Features, dim, pairs), same, verifyFolds); err != nil {
+		return s, err
+	}
+	s.CorrectPairs = len(right)
+	rs, rsame := make([]float64, len(right)), make([]bool, len(right))
+	kinds := map[bool]bool{}
+	for j, i := range right {
+		rs[j], rsame[j] = cosine[i], same[i]
+		kinds[same[i]] = true
+	}
+	if len(right) >= verifyFolds && len(kinds) == 2 {
+		v, err := Verify(rs, rsame, verifyFolds)
+		if err != nil {
+			return s, err
+		}
+		s.VerificationCorrect = &v
+	}
+	return s, nil
+}
+
+// String is the scores as the trainer's log prints them.
+func (s FeatureScores) String() string {
+	out := fmt.Sprintf("nearest-center acc %.4f\nverification on %d+%d pairs: by cosine acc %.4f ± %.4f  AUC %.4f; by distance acc %.4f ± %.4f  AUC %.4f\n",
+		s.NearestCenterAcc, s.Pairs, s.Pairs, s.Verification.Accuracy, s.Verification.AccuracyStd, s.Verification.AUC,
+		s.VerificationEuclidean.Accuracy, s.VerificationEuclidean.AccuracyStd, s.VerificationEuclidean.AUC)
+	if v := s.VerificationCorrect; v != nil {
+		out += fmt.Sprintf("  of them the %d pairs whose two images are classified right: by cosine acc %.4f ± %.4f  AUC %.4f\n",
+			s.CorrectPairs, v.Accuracy, v.AccuracyStd, v.AUC)
+	}
+	return out
+}
+
 // bestThreshold returns the threshold t maximising the accuracy of
 // "score >= t means same": the midpoint between two neighbouring scores.
 func bestThreshold(scores []float64, same []bool) float64 {

@@ -1,7 +1,9 @@
 package train
 
 import (
+	"fmt"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -114,5 +116,75 @@ func TestScoresAndNearestCenter(t *testing.T) {
 	// (1,0)->0 right, (0,2)->1 right, (3,3)->tie, first (0) wins: wrong for label 1, (0,0)->0.
 	if got := NearestCenterAccuracy(features, []int{0, 1, 1, 0}, centers, 2); got != 0.75 {
 		t.Errorf("nearest-center accuracy %v, want 0.75", got)
+	}
+}
+
+// TestScoreFeaturesCorrectPairs: 20 images, digits 0 and 1, ten each. Each
+// digit's features lie on its own axis, so the cosine is 1 within a digit
+// and 0 across, except for image 0: a 0 drawn on the 1 axis and classified
+// as a 1. Every pair it is in is scored the wrong way round; without those
+// pairs the cosine separates perfectly.
+func TestScoreFeaturesCorrectPairs(t *testing.T) {
+	const n = 20
+	labels := make([]int, n)
+	ev := EvalResult{Features: make([]float64, 2*n), Predicted: make([]int, n)}
+	for i := range labels {
+		labels[i] = i % 2
+		ev.Predicted[i] = labels[i]
+		ev.Features[2*i+labels[i]] = 1 + float64(i)/10
+	}
+	ev.Features[0], ev.Features[1], ev.Predicted[0] = 0, 1, 1
+	centers := []float64{1, 0, 0, 1}
+
+	s, err := ScoreFeatures(ev, labels, centers, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 20 * 19 / 40; s.Pairs != want {
+		t.Fatalf("%d pairs of each kind, want %d", s.Pairs, want)
+	}
+	pairs, err := VerificationPairs(labels, s.Pairs, s.Pairs, verifySeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withImage0 := 0
+	for _, p := range pairs {
+		if p.A == 0 || p.B == 0 {
+			withImage0++
+		}
+	}
+	if withImage0 == 0 {
+		t.Fatal("no pair holds image 0; the case tests nothing")
+	}
+	if s.NearestCenterAcc != 0.95 {
+		t.Errorf("nearest-center accuracy %v, want 19/20", s.NearestCenterAcc)
+	}
+	if s.Verification.AUC >= 1 {
+		t.Errorf("all pairs, cosine: AUC %v, want below 1 (image 0's pairs are scored backwards)", s.Verification.AUC)
+	}
+	if s.CorrectPairs != len(pairs)-withImage0 {
+		t.Errorf("%d pairs with both images classified right, want %d", s.CorrectPairs, len(pairs)-withImage0)
+	}
+	if v := s.VerificationCorrect; v == nil || math.Abs(v.Accuracy-1) > 1e-12 || v.AUC != 1 {
+		t.Errorf("pairs classified right, cosine: %+v, want accuracy 1 and AUC 1", v)
+	}
+	if !strings.Contains(s.String(), fmt.Sprintf("the %d pairs whose two images are classified right", s.CorrectPairs)) {
+		t.Errorf("log lines %q do not give the pairs classified right", s.String())
+	}
+
+	// A classifier that calls every image a 0 is right only on same pairs
+	// of 0s: nothing to verify, and no error.
+	for i := range ev.Predicted {
+		ev.Predicted[i] = 0
+	}
+	s, err = ScoreFeatures(ev, labels, centers, 2)
+	if err != nil || s.VerificationCorrect != nil {
+		t.Errorf("one kind of pair classified right: %+v, %v; want no verification and no error", s.VerificationCorrect, err)
+	}
+	if strings.Contains(s.String(), "classified right") {
+		t.Errorf("log lines %q give a verification that was not measured", s.String())
+	}
+	if _, err := ScoreFeatures(ev, labels[:19], centers, 2); err == nil {
+		t.Error("19 labels for 20 features: no error")
 	}
 }

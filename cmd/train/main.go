@@ -98,13 +98,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "train: -eval and -resume cannot be combined")
 			return 2
 		}
-		r, err := train.Evaluate(o, *evalPath)
+		r, scores, err := train.Evaluate(o, *evalPath)
 		if err != nil {
 			fmt.Fprintf(stderr, "train: %v\n", err)
 			return failStatus(err)
 		}
-		fmt.Fprintf(stdout, "%s: test acc %.4f  softmax loss %.4f  center loss %.4f  intra %.3f  inter %.3f\n",
-			*evalPath, r.Acc, r.Softmax, r.Center, r.Intra, r.Inter)
+		fmt.Fprintf(stdout, "%s: test acc %.4f  softmax loss %.4f  center loss %.4f  intra %.3f  inter %.3f\n%s",
+			*evalPath, r.Acc, r.Softmax, r.Center, r.Intra, r.Inter, scores)
 		return 0
 	}
 	if err := o.Validate(); err != nil {

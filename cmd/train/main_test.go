@@ -78,4 +78,19 @@ func TestShortRun(t *testing.T) {
 	if !strings.Contains(out.String(), "epoch 1/1") {
 		t.Errorf("no epoch summary in output %q", out.String())
 	}
+
+	// -eval of the final checkpoint scores the same features the same way.
+	_, scores, ok := strings.Cut(out.String(), "nearest-center acc")
+	if !ok {
+		t.Fatalf("no feature scores in output %q", out.String())
+	}
+	var evalOut bytes.Buffer
+	errw.Reset()
+	code = run([]string{"-eval", filepath.Join(dir, "checkpoint.safetensors"), "-test-limit", "200", "-out", t.TempDir()}, &evalOut, &errw)
+	if code != 0 {
+		t.Fatalf("-eval: exit %d: %s", code, errw.String())
+	}
+	if _, evalScores, _ := strings.Cut(evalOut.String(), "nearest-center acc"); evalScores != scores {
+		t.Errorf("-eval scores the features\n%s\nthe run scored them\n%s", evalScores, scores)
+	}
 }
