@@ -239,12 +239,14 @@ func ScoreFeatures(ev EvalResult, labels []int, centers []float64, dim int) (Fea
 	}
 	s.CorrectPairs = len(right)
 	rs, rsame := make([]float64, len(right)), make([]bool, len(right))
-	kinds := map[bool]bool{}
+	nSame := 0
 	for j, i := range right {
 		rs[j], rsame[j] = cosine[i], same[i]
-		kinds[same[i]] = true
+		if same[i] {
+			nSame++
+		}
 	}
-	if len(right) >= verifyFolds && len(kinds) == 2 {
+	if len(right) >= verifyFolds && nSame > 0 && nSame < len(right) {
 		v, err := Verify(rs, rsame, verifyFolds)
 		if err != nil {
 			return s, err
