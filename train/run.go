@@ -339,11 +339,12 @@ func Evaluate(o Options, checkpoint string) (EvalResult, FeatureScores, error) {
 	if r, err = t.Evaluate(testSet); err != nil {
 		return r, fs, err
 	}
-	if fs, err = ScoreFeatures(r, testSet.Labels, centerValues(t), t.Dim); err != nil {
+	centers := centerValues(t)
+	if fs, err = ScoreFeatures(r, testSet.Labels, centers, t.Dim); err != nil {
 		return r, fs, err
 	}
 	title := fmt.Sprintf("%s · epoch %d · λ=%g · α=%g · test acc %.2f%%", filepath.Base(checkpoint), t.Epoch, t.Lambda, t.Alpha, 100*r.Acc)
-	png, _, err := FeaturePlot(r.Features, testSet.Labels, centerValues(t), t.Dim, PlotOptions{Title: title})
+	png, _, err := FeaturePlot(r.Features, testSet.Labels, centers, t.Dim, PlotOptions{Title: title})
 	if err != nil {
 		return r, fs, err
 	}
