@@ -4,11 +4,18 @@
 # Each round runs, back to back,
 #   go test ./train -run '^$' -bench TrainStep -benchtime 20x
 # (its images/s metric) and bench/pytorch_step.py (PyTorch, same LeNet++,
-# loss and solver, batch 64, 2 threads), and prints both rates and their
-# ratio go/pytorch; the median ratio closes the run.
+# loss and solver, batch 64, one thread per core used), and prints both rates
+# and their ratio go/pytorch; the median ratio closes the run. First it prints
+# the CPU and what oneDNN dispatches to on each side (DNNL_VERBOSE).
 #
-# Usage: bench/compare.sh [-n ROUNDS] [-benchtime 20x] [-bench TrainStep] [-- PYTORCH_ARGS...]
+# PyTorch runs with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset, as on a
+# user's machine (some machines set them to an older CPU type, which slows
+# PyTorch's OpenBLAS parts); the Go side keeps the environment as it is.
+#
+# Usage: bench/compare.sh [-n ROUNDS] [-cores N] [-benchtime 20x] [-bench TrainStep] [-- PYTORCH_ARGS...]
 #        bench/compare.sh --parse FILE   # print the images/s of saved go test output ("-" = stdin)
+# -cores N pins both sides to the first N cores (taskset) and gives PyTorch
+# N threads; by default both use every core.
 # Environment: ROUNDS (default 3), BENCHTIME, BENCH, PKG (default ./train),
 # PYTHON (default /usr/bin/python3).
 # Needs Debian's python3-torch (apt-get install -y python3-torch).
@@ -33,6 +40,7 @@ benchtime=${BENCHTIME:-20x}
 bench=${BENCH:-TrainStep}
 pkg=${PKG:-./train}
 python=${PYTHON:-/usr/bin/python3}
+cores=
 py_args=()
 
 while [[ $# -gt 0 ]]; do
@@ -44,6 +52,7 @@ while [[ $# -gt 0 ]]; do
 		exit 0
 		;;
 	-n | -rounds | --rounds) rounds=${2:?}; shift 2 ;;
+	-cores | --cores) cores=${2:?}; shift 2 ;;
 	-benchtime | --benchtime) benchtime=${2:?}; shift 2 ;;
 	-bench | --bench) bench=${2:?}; shift 2 ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -52,6 +61,15 @@ while [[ $# -gt 0 ]]; do
 	esac
 done
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || die "rounds must be a positive integer, not '$rounds'"
+ncpu=$(nproc)
+pin=()
+threads=$ncpu
+if [[ -n $cores ]]; then
+	[[ $cores =~ ^[1-9][0-9]*$ && $cores -le $ncpu ]] || die "-cores must be 1 to $ncpu, not '$cores'"
+	command -v taskset >/dev/null || die "-cores needs taskset (util-linux)"
+	pin=(taskset -c "0-$((cores - 1))")
+	threads=$cores
+fi
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$here/.."
@@ -62,11 +80,35 @@ command -v go >/dev/null || die "go not found in PATH"
 	die "PyTorch is not importable by $python: install it with 'apt-get install -y python3-torch'"
 
 # Build once up front so that a compile error stops the run early.
-go test -c -o /dev/null "$pkg" || die "go test $pkg does not build"
+gobin=$(mktemp -d)/bench.test
+trap 'rm -rf "$(dirname "$gobin")"' EXIT
+go test -c -o "$gobin" "$pkg" || die "go test $pkg does not build"
+pkgdir=$(go list -f '{{.Dir}}' "$pkg")
+
+run_go() { (cd "$pkgdir" && ${pin[@]+"${pin[@]}"} "$gobin" -test.run '^$' -test.bench "$bench" "$@"); }
+run_py() {
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ${pin[@]+"${pin[@]}"} \
+		"$python" bench/pytorch_step.py --threads "$threads" ${py_args[@]+"${py_args[@]}"} "$@"
+}
+
+# dispatch summarises a DNNL_VERBOSE log: the ISA line and the distinct
+# convolution implementations.
+dispatch() {
+	awk -F, '
+		$2 == "info" && $3 == "cpu" && $4 ~ /^isa:/ { isa = substr($4, 5) }
+		$2 == "info" && $3 == "cpu" && $4 ~ /^runtime:/ { rt = substr($4, 9) " " $5 }
+		$2 == "exec" && $4 == "convolution" && !seen[$5]++ { impl = impl (impl ? ", " : "") $5 }
+		END { printf "%s; %s; convolutions: %s\n", isa ? isa : "no oneDNN", rt, impl ? impl : "none through oneDNN" }
+	'
+}
+
+echo "CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $ncpu cores${cores:+, using $cores}"
+echo "Go oneDNN:      $(DNNL_VERBOSE=1 run_go -test.benchtime 1x 2>&1 | dispatch)"
+echo "PyTorch oneDNN: $(DNNL_VERBOSE=1 run_py --warmup 0 --steps 1 2>/dev/null | dispatch)"
 
 ratios=()
 for ((r = 1; r <= rounds; r++)); do
-	if ! go_out=$(go test "$pkg" -run '^$' -bench "$bench" -benchtime "$benchtime" 2>&1); then
+	if ! go_out=$(run_go -test.benchtime "$benchtime" 2>&1); then
 		printf '%s\n' "$go_out" >&2
 		die "go test -bench $bench failed"
 	fi
@@ -75,7 +117,7 @@ for ((r = 1; r <= rounds; r++)); do
 		die "no 'images/s' metric in the go test output above"
 	}
 
-	py_out=$("$python" bench/pytorch_step.py ${py_args[@]+"${py_args[@]}"}) || die "pytorch_step.py failed"
+	py_out=$(run_py) || die "pytorch_step.py failed"
 	py_ips=$(printf '%s\n' "$py_out" | awk -F': ' '$1 == "pytorch images/s" { print $2 }')
 	[[ -n $py_ips ]] || die "no 'pytorch images/s' line in: $py_out"
 	py_rss=$(printf '%s\n' "$py_out" | awk -F': ' '$1 == "pytorch peak RSS MB" { print $2 }')

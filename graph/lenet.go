@@ -38,6 +38,10 @@ type Config struct {
 	Seed           uint64       // seed of the weight initialisation
 	ClassifierBias bool         // give the classifier a bias (the paper's has none)
 	Stock          bool         // build from gorgonia's stock ops (slow; the reference for tests)
+	// Im2col computes the convolutions, PReLUs and poolings with this
+	// package's own kernels (im2col and BLAS products) even where oneDNN's
+	// primitives are available; float64 networks always do.
+	Im2col bool
 }
 
 // DefaultConfig is LeNet++ as in the paper: 2-D features, 10 classes,
@@ -76,7 +80,14 @@ type Net struct {
 	Features *G.Node // (Batch, Dim) deep features, after the PReLU
 	Logits   *G.Node // (Batch, Classes)
 	Params   []Param // every learnable tensor, in a fixed order
+
+	kernels string
 }
+
+// Kernels says what computes the network's convolutions, PReLUs and
+// poolings: oneDNN's primitives with the kernels and layout they chose, or
+// this package's im2col kernels and why.
+func (n *Net) Kernels() string { return n.kernels }
 
 // Learnables returns the nodes of all parameters, in the order of Params.
 func (n *Net) Learnables() G.Nodes {
@@ -220,8 +231,19 @@ func build(g *G.ExprGraph, cfg Config, values map[string]*tensor.Dense) (*Net, e
 		pool:  MaxPool2x2,
 		fc:    Linear,
 	}
-	if cfg.Stock {
-		ly = stockLayers()
+	net.kernels = "im2col and BLAS products"
+	switch {
+	case cfg.Stock:
+		ly, net.kernels = stockLayers(), "gorgonia's stock ops"
+	case cfg.Im2col:
+	case cfg.Dtype != tensor.Float32:
+		net.kernels += " (oneDNN's primitives are float32 only)"
+	default:
+		if plan, err := newDNNLPlan(cfg.Batch); err != nil {
+			net.kernels += fmt.Sprintf(" (oneDNN's primitives unavailable: %v)", err)
+		} else {
+			ly, net.kernels = plan.layers(), plan.describe()
+		}
 	}
 
 	net.Input = G.NewTensor(g, cfg.Dtype, 4, G.WithShape(cfg.Batch, 1, Rows, Cols), G.WithName("input"))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
@@ -130,6 +131,8 @@ func TestFastMatchesStock(t *testing.T) {
 			cfg.Batch, cfg.Dtype = 3, dt
 			input, labels := testBatch(dt, cfg.Batch)
 			fast := newRig(t, cfg, input, labels)
+			t.Logf("fast layers: %s", fast.net.Kernels())
+			checkKernels(t, fast.net)
 			cfg.Stock = true
 			stock := newRig(t, cfg, input, labels)
 			cf, cs := fast.run(t), stock.run(t)
@@ -228,5 +231,20 @@ func TestDeterministicInit(t *testing.T) {
 	w := func(n *Net) float64 { return get(n.Params[0].Node.Value().(*tensor.Dense), 7) }
 	if w(a) != w(b) || w(a) == w(c) {
 		t.Errorf("conv1_1.weight[7]: seed 1 gives %v and %v, seed 2 gives %v", w(a), w(b), w(c))
+	}
+}
+
+// checkKernels fails the test when a float32 network that could run on
+// oneDNN's primitives does not: the comparisons would then test the im2col
+// kernels twice and the primitives never.
+func checkKernels(t *testing.T, net *Net) {
+	t.Helper()
+	_, err := newDNNLPlan(1)
+	onednn := strings.HasPrefix(net.Kernels(), "oneDNN ")
+	switch {
+	case net.Dtype == tensor.Float32 && !net.Im2col && err == nil && !onednn:
+		t.Errorf("oneDNN loads, but the network runs on %s", net.Kernels())
+	case (net.Dtype != tensor.Float32 || net.Im2col || err != nil) && onednn:
+		t.Errorf("the network runs on %s", net.Kernels())
 	}
 }

@@ -36,7 +36,7 @@ type Options struct {
 const (
 	MetricsFile    = "metrics.csv"            // one row per epoch
 	CheckpointFile = "checkpoint.safetensors" // the state after the last epoch (or interruption)
-	SummaryFile    = "summary.json"           // configuration, final metrics, speed, BLAS
+	SummaryFile    = "summary.json"           // configuration, final metrics, speed, BLAS and kernels
 	AnimationFile  = "features_test.gif"      // the test features epoch by epoch
 	FeaturesCSV    = "features_test.csv"      // final test features with labels
 	FeaturesNPY    = "features_test.npy"      // the same, (N, D) float32
@@ -85,6 +85,7 @@ type Summary struct {
 	WallSeconds     float64   `json:"wall_seconds"`
 	ImagesPerSecond float64   `json:"images_per_second"`
 	BLAS            string    `json:"blas"`
+	Kernels         string    `json:"kernels"` // what ran the convolutions, PReLUs and poolings
 	Checkpoint      string    `json:"checkpoint"`
 	// FeatureScores measures the final test features without the
 	// classifier.
@@ -198,6 +199,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		return nil, err
 	}
 	defer t.Close()
+	fmt.Fprintf(logw, "Layers: %s\n", t.Net.Kernels())
 	if t.Epoch >= o.Epochs {
 		return nil, &UsageError{Flag: "-epochs", Err: fmt.Errorf("%d: the checkpoint has already completed %d epochs", o.Epochs, t.Epoch)}
 	}
@@ -269,7 +271,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	s := &Summary{
 		Hyper: o.Hyper, Epochs: o.Epochs, TrainImages: trainSet.N, TestImages: testSet.N,
 		Final: history[len(history)-1], History: history, WallSeconds: time.Since(start).Seconds(),
-		ImagesPerSecond: float64(trainImages) / trainSecs, BLAS: impl.Name(), Checkpoint: checkpoint,
+		ImagesPerSecond: float64(trainImages) / trainSecs, BLAS: impl.Name(), Kernels: t.Net.Kernels(), Checkpoint: checkpoint,
 	}
 	if s.FeatureScores, err = ScoreFeatures(final, testSet.Labels, centerValues(t), t.Dim); err != nil {
 		return nil, err

@@ -12,6 +12,8 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
+
+	"github.com/centerloss-go/centerloss/internal/onednn"
 )
 
 var ref gonum.Implementation
@@ -376,16 +378,25 @@ func TestAllocations(t *testing.T) {
 	}
 }
 
-// TestOneDNNOneThread checks that loading oneDNN left OpenMP at one thread
-// per product, whatever OMP_NUM_THREADS said, and restored the variable.
-func TestOneDNNOneThread(t *testing.T) {
+// TestOneDNNThreads checks that loading oneDNN left OMP_NUM_THREADS as it
+// was, and that libdnnl.so.2's product runs on the threads its primitives
+// use (a 3.x library on one thread per product).
+func TestOneDNNThreads(t *testing.T) {
 	t.Setenv("OMP_NUM_THREADS", "7")
 	impl := oneDNN(t)
 	if got := os.Getenv("OMP_NUM_THREADS"); got != "7" {
 		t.Errorf("OMP_NUM_THREADS is %q after loading, want 7", got)
 	}
-	if n := ompMaxThreads(); n != 1 {
-		t.Errorf("OpenMP runs %d threads", n)
+	want := 1
+	if impl.fast.path == "libdnnl.so.2" {
+		l, err := onednn.Load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = l.Threads
+	}
+	if n := onednn.OpenMPThreads(); n != want || impl.fast.threads != want {
+		t.Errorf("OpenMP runs %d threads, the product says %d, want %d", n, impl.fast.threads, want)
 	}
 	if !impl.IsNative() || impl.IsOpenBLAS() || !strings.HasPrefix(impl.Name(), "oneDNN ") ||
 		!strings.HasSuffix(impl.Name(), " + gonum (pure Go)") {

@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"github.com/ebitengine/purego"
+
+	"github.com/centerloss-go/centerloss/internal/onednn"
 )
 
 // fastSgemm is oneDNN's dnnl_sgemm: a row-major single-precision product
@@ -18,6 +20,7 @@ import (
 type fastSgemm struct {
 	path    string
 	version string
+	threads int // OpenMP threads of one product
 	fn      uintptr
 }
 
@@ -45,7 +48,9 @@ func runtime_cgocall(fn uintptr, arg unsafe.Pointer) int32
 
 var callPool = sync.Pool{New: func() any { return new(sgemmCall) }}
 
-func fastNames() []string { return []string{"libdnnl.so.3", "libdnnl.so.2"} }
+// fastNames lists oneDNN's sonames: 2.x first, the version whose
+// primitives internal/onednn runs, which shares the library loaded there.
+func fastNames() []string { return []string{"libdnnl.so.2", "libdnnl.so.3"} }
 
 // dnnlVersion mirrors oneDNN's dnnl_version_t.
 type dnnlVersion struct {
@@ -57,12 +62,28 @@ type dnnlVersion struct {
 
 const dnnlRuntimeOMP = 2 // DNNL_RUNTIME_OMP
 
-// openFast opens oneDNN at path and checks that its product runs on one
-// thread per call (the trainer runs one goroutine per core itself) and
-// computes correctly.
+// openFast opens oneDNN at path and checks that its product computes
+// correctly. libdnnl.so.2 is the library internal/onednn loads for its
+// primitives, with OpenMP on every core: its product then spreads over the
+// cores too. libdnnl.so.3 serves the product alone and is loaded with one
+// OpenMP thread, as the im2col kernels call it from one goroutine per core.
 func openFast(path string) (*fastSgemm, error) {
-	// oneDNN built with OpenMP sizes its thread team from OMP_NUM_THREADS,
-	// which libgomp reads once, when it is loaded with oneDNN.
+	if path == "libdnnl.so.2" {
+		l, err := onednn.Load()
+		if err != nil {
+			return nil, err
+		}
+		f := &fastSgemm{path: path, version: l.Version, threads: l.Threads}
+		if f.fn, err = purego.Dlsym(l.Handle(), "dnnl_sgemm"); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if err := f.selfTest(); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return f, nil
+	}
+	// OpenMP sizes its thread team from OMP_NUM_THREADS, which libgomp reads
+	// once, when it is loaded with oneDNN.
 	old, had := os.LookupEnv("OMP_NUM_THREADS")
 	os.Setenv("OMP_NUM_THREADS", "1")
 	h, err := purego.Dlopen(path, purego.RTLD_NOW|purego.RTLD_LOCAL)
@@ -74,7 +95,7 @@ func openFast(path string) (*fastSgemm, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	f := &fastSgemm{path: path}
+	f := &fastSgemm{path: path, threads: 1}
 	if f.fn, err = purego.Dlsym(h, "dnnl_sgemm"); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -86,7 +107,7 @@ func openFast(path string) (*fastSgemm, error) {
 	v := version()
 	f.version = fmt.Sprintf("%d.%d.%d", v.major, v.minor, v.patch)
 	if v.cpuRuntime == dnnlRuntimeOMP {
-		if n := ompMaxThreads(); n != 1 {
+		if n := onednn.OpenMPThreads(); n != 1 {
 			return nil, fmt.Errorf("%s: OpenMP would run %d threads in each product (libgomp was loaded before oneDNN)", path, n)
 		}
 	}
@@ -96,22 +117,9 @@ func openFast(path string) (*fastSgemm, error) {
 	return f, nil
 }
 
-// ompMaxThreads asks the already loaded libgomp for its thread count; 1
-// when it cannot tell.
-func ompMaxThreads() int {
-	h, err := purego.Dlopen("libgomp.so.1", purego.RTLD_NOW|purego.RTLD_LOCAL)
-	if err != nil {
-		return 1
-	}
-	fn, err := purego.Dlsym(h, "omp_get_max_threads")
-	if err != nil {
-		return 1
-	}
-	n, _, _ := purego.SyscallN(fn)
-	return int(int32(n))
+func (f *fastSgemm) name() string {
+	return fmt.Sprintf("oneDNN %s sgemm (%s, %d threads)", f.version, f.path, f.threads)
 }
-
-func (f *fastSgemm) name() string { return fmt.Sprintf("oneDNN %s sgemm (%s)", f.version, f.path) }
 
 // sgemm computes row-major c = alpha·op(a)·op(b) + beta·c; the arguments
 // have been checked by the caller.

@@ -38,15 +38,18 @@
 //
 // # Threads
 //
-// The trainer parallelises over the images of a batch itself, one goroutine
-// per core, so OpenBLAS is switched to one thread when it is loaded
+// The im2col kernels of package graph parallelise over the images of a batch
+// themselves, one goroutine per core, so OpenBLAS is switched to one thread when it is loaded
 // (openblas_set_num_threads(1)): several goroutines then each run a
 // single-threaded product at the same time, instead of OpenBLAS's own threads
 // competing with the trainer's for the same cores. [SetThreads] changes this
-// for programs that call BLAS from one goroutine only. oneDNN is loaded with
-// OMP_NUM_THREADS=1 for the same reason (the variable is restored at once;
-// it only matters while OpenMP starts), and always runs one thread per
-// product. Calls from several goroutines at once are safe.
+// for programs that call BLAS from one goroutine only. oneDNN 2.x
+// (libdnnl.so.2) is the library whose convolution primitives
+// internal/onednn runs with OpenMP on every core; its sgemm shares that
+// library and its threads. A 3.x library, used for its sgemm alone, is
+// loaded with OMP_NUM_THREADS=1 instead (the variable is restored at once;
+// it only matters while OpenMP starts) and runs one thread per product.
+// Calls from several goroutines at once are safe.
 //
 // # Choosing the implementation
 //

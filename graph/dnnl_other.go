@@ -1,0 +1,16 @@
+//go:build !(linux && amd64)
+
+package graph
+
+import "errors"
+
+// dnnlPlan is never built on this platform: oneDNN's primitives are only
+// used on linux/amd64.
+type dnnlPlan struct{}
+
+func newDNNLPlan(int) (*dnnlPlan, error) {
+	return nil, errors.New("oneDNN's primitives are only used on linux/amd64")
+}
+
+func (*dnnlPlan) describe() string { return "" }
+func (*dnnlPlan) layers() layers   { return layers{} }

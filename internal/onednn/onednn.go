@@ -1,0 +1,562 @@
+//go:build linux && amd64
+
+package onednn
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"unsafe"
+
+	"github.com/ebitengine/purego"
+)
+
+// Library is the loaded oneDNN.
+type Library struct {
+	Path    string // the name it was opened by, libdnnl.so.2
+	Version string // e.g. "2.6.3"
+	Runtime string // CPU threading runtime: "OpenMP", "TBB", "sequential", ...
+	Threads int    // threads a primitive runs on
+	ISA     string // instruction set its kernels are generated for, e.g. "avx512_core_bf16"
+
+	h uintptr
+	f funcs
+}
+
+// Handle is the dlopen handle, for looking up other entry points.
+func (l *Library) Handle() uintptr { return l.h }
+
+// String describes the library in one line.
+func (l *Library) String() string {
+	return fmt.Sprintf("oneDNN %s (%s, %s, %d threads, %s)", l.Version, l.Path, l.Runtime, l.Threads, l.ISA)
+}
+
+type funcs struct {
+	engineCreate, engineDestroy, streamCreate, streamDestroy uintptr
+	mdInitByTag, mdEqual, mdGetSize                          uintptr
+	memCreate, memSetHandle, memDestroy                      uintptr
+	pdCreate, pdQuery, pdQueryMD, pdDestroy                  uintptr
+	primCreate, primExecute, primDestroy                     uintptr
+	reorderPD                                                uintptr
+	convFwd, convBwdData, convBwdWeights                     uintptr
+	poolFwd, poolBwd, preluFwd, preluBwd                     uintptr
+}
+
+// Load opens libdnnl.so.2 once per process and checks that it is a 2.x
+// release; later calls return the same result.
+var Load = sync.OnceValues(func() (*Library, error) {
+	const path = "libdnnl.so.2"
+	h, err := purego.Dlopen(path, purego.RTLD_NOW|purego.RTLD_GLOBAL)
+	if err != nil {
+		return nil, fmt.Errorf("onednn: %w", err)
+	}
+	l := &Library{Path: path, h: h}
+	sym := func(name string) uintptr {
+		if err != nil {
+			return 0
+		}
+		var p uintptr
+		p, err = purego.Dlsym(h, name)
+		return p
+	}
+	f := &l.f
+	for _, s := range []struct {
+		p    *uintptr
+		name string
+	}{
+		{&f.engineCreate, "dnnl_engine_create"}, {&f.engineDestroy, "dnnl_engine_destroy"},
+		{&f.streamCreate, "dnnl_stream_create"}, {&f.streamDestroy, "dnnl_stream_destroy"},
+		{&f.mdInitByTag, "dnnl_memory_desc_init_by_tag"}, {&f.mdEqual, "dnnl_memory_desc_equal"},
+		{&f.mdGetSize, "dnnl_memory_desc_get_size"},
+		{&f.memCreate, "dnnl_memory_create"}, {&f.memSetHandle, "dnnl_memory_set_data_handle"},
+		{&f.memDestroy, "dnnl_memory_destroy"},
+		{&f.pdCreate, "dnnl_primitive_desc_create"}, {&f.pdQuery, "dnnl_primitive_desc_query"},
+		{&f.pdQueryMD, "dnnl_primitive_desc_query_md"}, {&f.pdDestroy, "dnnl_primitive_desc_destroy"},
+		{&f.primCreate, "dnnl_primitive_create"}, {&f.primExecute, "dnnl_primitive_execute"},
+		{&f.primDestroy, "dnnl_primitive_destroy"},
+		{&f.reorderPD, "dnnl_reorder_primitive_desc_create"},
+		{&f.convFwd, "dnnl_convolution_forward_desc_init"},
+		{&f.convBwdData, "dnnl_convolution_backward_data_desc_init"},
+		{&f.convBwdWeights, "dnnl_convolution_backward_weights_desc_init"},
+		{&f.poolFwd, "dnnl_pooling_forward_desc_init"}, {&f.poolBwd, "dnnl_pooling_backward_desc_init"},
+		{&f.preluFwd, "dnnl_prelu_forward_desc_init"}, {&f.preluBwd, "dnnl_prelu_backward_desc_init"},
+	} {
+		*s.p = sym(s.name)
+	}
+	version, isa := sym("dnnl_version"), sym("dnnl_get_effective_cpu_isa")
+	if err != nil {
+		return nil, fmt.Errorf("onednn: %s: %w", path, err)
+	}
+	r, _, _ := purego.SyscallN(version)
+	// r points to a static dnnl_version_t; the round trip through &r keeps
+	// vet from reading it as a Go pointer made from an integer.
+	v := *(**struct {
+		major, minor, patch int32
+		hash                *byte
+		cpuRuntime          uint32
+		gpuRuntime          uint32
+	})(unsafe.Pointer(&r))
+	l.Version = fmt.Sprintf("%d.%d.%d", v.major, v.minor, v.patch)
+	if v.major != 2 || v.minor < 2 {
+		// PReLU came in 2.2; 3.x has another API.
+		return nil, fmt.Errorf("onednn: %s is version %s; the 2.x API from 2.2 on is supported", path, l.Version)
+	}
+	l.Runtime = runtimes[v.cpuRuntime]
+	if l.Runtime == "" {
+		l.Runtime = fmt.Sprintf("runtime %d", v.cpuRuntime)
+	}
+	l.Threads = 1
+	if v.cpuRuntime == runtimeOMP {
+		l.Threads = OpenMPThreads()
+	} else if v.cpuRuntime != runtimeSeq {
+		l.Threads = runtime.NumCPU()
+	}
+	r, _, _ = purego.SyscallN(isa)
+	l.ISA = isaNames[uint32(r)]
+	if l.ISA == "" {
+		l.ISA = fmt.Sprintf("isa %#x", r)
+	}
+	return l, nil
+})
+
+const (
+	runtimeSeq = 1
+	runtimeOMP = 2
+)
+
+var runtimes = map[uint32]string{1: "sequential", 2: "OpenMP", 4: "TBB", 8: "threadpool"}
+
+var isaNames = map[uint32]string{
+	0x0: "all", 0x1: "sse41", 0x3: "avx", 0x7: "avx2", 0x407: "avx2_vnni",
+	0xf: "avx512_mic", 0x1f: "avx512_mic_4ops", 0x27: "avx512_core",
+	0x67: "avx512_core_vnni", 0xe7: "avx512_core_bf16", 0x3e7: "avx512_core_amx",
+}
+
+// OpenMPThreads asks the loaded libgomp how many threads a parallel region
+// would use (omp_get_max_threads); 1 when it cannot tell.
+func OpenMPThreads() int {
+	h, err := purego.Dlopen("libgomp.so.1", purego.RTLD_NOW|purego.RTLD_GLOBAL)
+	if err != nil {
+		return 1
+	}
+	fn, err := purego.Dlsym(h, "omp_get_max_threads")
+	if err != nil {
+		return 1
+	}
+	n, _, _ := purego.SyscallN(fn)
+	return int(int32(n))
+}
+
+var statusNames = map[int32]string{
+	1: "out of memory", 2: "invalid arguments", 3: "unimplemented",
+	4: "iterator ends", 5: "runtime error", 6: "not required",
+}
+
+// StatusError is a failed oneDNN call.
+type StatusError struct {
+	Call   string
+	Status int32
+}
+
+func (e *StatusError) Error() string {
+	s := statusNames[e.Status]
+	if s == "" {
+		s = fmt.Sprintf("status %d", e.Status)
+	}
+	return fmt.Sprintf("onednn: %s: %s", e.Call, s)
+}
+
+// ErrUnimplemented is what a primitive that oneDNN does not implement for
+// the given descriptors matches with errors.Is.
+var ErrUnimplemented = errors.New("onednn: unimplemented")
+
+func (e *StatusError) Is(target error) bool { return target == ErrUnimplemented && e.Status == 3 }
+
+func (l *Library) call(name string, fn uintptr, args ...uintptr) error {
+	r, _, _ := purego.SyscallN(fn, args...)
+	if st := int32(r); st != 0 {
+		return &StatusError{Call: name, Status: st}
+	}
+	return nil
+}
+
+// DataType is an element type (dnnl_data_type_t).
+type DataType uint32
+
+// Element types.
+const (
+	DataBF16 DataType = 2
+	DataF32  DataType = 3
+	DataU8   DataType = 6
+)
+
+// Tag names a memory layout (dnnl_format_tag_t).
+type Tag uint32
+
+// Layouts. The letters name the logical dimensions in order (a = N or O,
+// b = C or I, ...); a capital letter with a number is that dimension in
+// blocks of that size, innermost.
+const (
+	Any      Tag = 1  // let the primitive choose
+	A        Tag = 2  // a vector
+	AB       Tag = 3  // a row-major matrix
+	ABCD     Tag = 5  // NCHW, OIHW
+	ACDB     Tag = 20 // NHWC
+	ABcd16b  Tag = 69 // nChw16c
+	ABcd8b   Tag = 93 // nChw8c
+	nDimsMax     = 12
+)
+
+// Desc is a memory descriptor: dimensions, element type and layout.
+type Desc struct {
+	own *[mdWords]int64 // set when the descriptor lives in Go memory
+	ptr uintptr         // else it lives in a primitive descriptor, kept alive by ref
+	ref *Primitive
+}
+
+// mdWords covers sizeof(dnnl_memory_desc_t), 696 bytes in 2.6, with room.
+const mdWords = 128
+
+func (d *Desc) p() uintptr {
+	if d.own != nil {
+		return uintptr(unsafe.Pointer(d.own))
+	}
+	return d.ptr
+}
+
+func dims(ds []int) *[nDimsMax]int64 {
+	var a [nDimsMax]int64
+	for i, d := range ds {
+		a[i] = int64(d)
+	}
+	return &a
+}
+
+// NewDesc describes a tensor of the given dimensions, type and layout.
+func (l *Library) NewDesc(shape []int, dt DataType, tag Tag) (*Desc, error) {
+	if len(shape) == 0 || len(shape) > nDimsMax {
+		return nil, fmt.Errorf("onednn: %d dimensions", len(shape))
+	}
+	d := &Desc{own: new([mdWords]int64)}
+	ds := dims(shape)
+	err := l.call("dnnl_memory_desc_init_by_tag", l.f.mdInitByTag, d.p(), uintptr(len(shape)),
+		uintptr(unsafe.Pointer(ds)), uintptr(dt), uintptr(tag))
+	runtime.KeepAlive(ds)
+	return d, err
+}
+
+// Equal reports whether two descriptors describe the same memory.
+func (l *Library) Equal(a, b *Desc) bool {
+	r, _, _ := purego.SyscallN(l.f.mdEqual, a.p(), b.p())
+	runtime.KeepAlive(a)
+	runtime.KeepAlive(b)
+	return int32(r) != 0
+}
+
+// Size is the number of bytes that memory described by d takes.
+func (l *Library) Size(d *Desc) int {
+	r, _, _ := purego.SyscallN(l.f.mdGetSize, d.p())
+	runtime.KeepAlive(d)
+	return int(r)
+}
+
+// Engine is a CPU engine and a stream on it. Primitives executed on one
+// stream run one after the other; use one Engine per goroutine.
+type Engine struct {
+	l         *Library
+	eng, strm uintptr
+}
+
+// NewEngine creates the CPU engine and a stream.
+func (l *Library) NewEngine() (*Engine, error) {
+	e := &Engine{l: l}
+	if err := l.call("dnnl_engine_create", l.f.engineCreate, uintptr(unsafe.Pointer(&e.eng)), 1 /* dnnl_cpu */, 0); err != nil {
+		return nil, err
+	}
+	if err := l.call("dnnl_stream_create", l.f.streamCreate, uintptr(unsafe.Pointer(&e.strm)), e.eng, 1 /* default flags */); err != nil {
+		l.call("dnnl_engine_destroy", l.f.engineDestroy, e.eng)
+		return nil, err
+	}
+	runtime.AddCleanup(e, func(h [2]uintptr) {
+		l.call("dnnl_stream_destroy", l.f.streamDestroy, h[1])
+		l.call("dnnl_engine_destroy", l.f.engineDestroy, h[0])
+	}, [2]uintptr{e.eng, e.strm})
+	return e, nil
+}
+
+// Library is the library the engine runs in.
+func (e *Engine) Library() *Library { return e.l }
+
+// Argument kinds of Execute (DNNL_ARG_*).
+const (
+	ArgSrc         = 1
+	ArgDst         = 17
+	ArgWeights     = 33
+	ArgBias        = 41
+	ArgWorkspace   = 64
+	ArgDiffSrc     = 129
+	ArgDiffDst     = 145
+	ArgDiffWeights = 161
+	ArgDiffBias    = 169
+	ArgFrom        = ArgSrc
+	ArgTo          = ArgDst
+)
+
+// Primitive is a primitive descriptor with its primitive, created once and
+// executed many times.
+type Primitive struct {
+	e      *Engine
+	pd     uintptr
+	prim   uintptr
+	impl   string
+	mems   map[int]*memory
+	argv   []execArg
+	handle [1]uintptr
+}
+
+type memory struct {
+	h    uintptr
+	data unsafe.Pointer
+}
+
+// execArg mirrors dnnl_exec_arg_t.
+type execArg struct {
+	arg int32
+	_   int32
+	mem uintptr
+}
+
+// opDesc holds any operation descriptor: dnnl_convolution_desc_t, the
+// largest used here, takes 5976 bytes in 2.6.
+type opDesc [1024]int64
+
+// Implementation names the kernel oneDNN chose, e.g. "jit:avx512_core".
+func (p *Primitive) Implementation() string { return p.impl }
+
+func (e *Engine) create(what string, op *opDesc, hint *Primitive) (*Primitive, error) {
+	l := e.l
+	p := &Primitive{e: e, mems: map[int]*memory{}}
+	var h uintptr
+	if hint != nil {
+		h = hint.pd
+	}
+	err := l.call("dnnl_primitive_desc_create ("+what+")", l.f.pdCreate, uintptr(unsafe.Pointer(&p.pd)), uintptr(unsafe.Pointer(op)), 0, e.eng, h)
+	runtime.KeepAlive(op)
+	runtime.KeepAlive(hint)
+	if err != nil {
+		return nil, err
+	}
+	return p, p.finish(what)
+}
+
+func (p *Primitive) finish(what string) error {
+	l := p.e.l
+	var s uintptr
+	l.call("dnnl_primitive_desc_query", l.f.pdQuery, p.pd, 8 /* impl_info_str */, 0, uintptr(unsafe.Pointer(&s)))
+	p.impl = cString(s)
+	if err := l.call("dnnl_primitive_create ("+what+")", l.f.primCreate, uintptr(unsafe.Pointer(&p.prim)), p.pd); err != nil {
+		l.call("dnnl_primitive_desc_destroy", l.f.pdDestroy, p.pd)
+		return err
+	}
+	runtime.AddCleanup(p, func(h [2]uintptr) {
+		l.call("dnnl_primitive_destroy", l.f.primDestroy, h[1])
+		l.call("dnnl_primitive_desc_destroy", l.f.pdDestroy, h[0])
+	}, [2]uintptr{p.pd, p.prim})
+	return nil
+}
+
+func cString(p uintptr) string {
+	if p == 0 {
+		return ""
+	}
+	var b strings.Builder
+	for i := uintptr(0); ; i++ {
+		q := p + i
+		c := **(**byte)(unsafe.Pointer(&q)) // C memory
+		if c == 0 {
+			return b.String()
+		}
+		b.WriteByte(c)
+	}
+}
+
+// Desc returns the descriptor of one of the primitive's arguments (an Arg
+// constant), as the primitive chose it.
+func (p *Primitive) Desc(arg int) *Desc {
+	r, _, _ := purego.SyscallN(p.e.l.f.pdQueryMD, p.pd, 255 /* exec_arg_md */, uintptr(arg))
+	return &Desc{ptr: r, ref: p}
+}
+
+// Size is the number of bytes of the primitive's argument arg; 0 when it
+// takes no such argument.
+func (p *Primitive) Size(arg int) int { return p.e.l.Size(p.Desc(arg)) }
+
+// Arg binds an argument kind to memory.
+type Arg struct {
+	Kind int
+	Data unsafe.Pointer
+}
+
+// F32 binds an argument to a float32 slice, which must be as large as the
+// argument's Size.
+func F32(kind int, s []float32) Arg { return Arg{kind, unsafe.Pointer(unsafe.SliceData(s))} }
+
+// Bytes binds an argument to a byte slice (a workspace).
+func Bytes(kind int, s []byte) Arg { return Arg{kind, unsafe.Pointer(unsafe.SliceData(s))} }
+
+// Execute runs the primitive on its engine's stream and waits for it. The
+// memory must stay allocated while the call runs; Go's heap does not move.
+func (p *Primitive) Execute(args ...Arg) error {
+	l := p.e.l
+	p.argv = p.argv[:0]
+	for _, a := range args {
+		m := p.mems[a.Kind]
+		if m == nil {
+			m = &memory{}
+			d := p.Desc(a.Kind)
+			if err := l.call("dnnl_memory_create", l.f.memCreate, uintptr(unsafe.Pointer(&m.h)), d.p(), p.e.eng, 0); err != nil {
+				return err
+			}
+			runtime.AddCleanup(p, func(h uintptr) { l.call("dnnl_memory_destroy", l.f.memDestroy, h) }, m.h)
+			p.mems[a.Kind] = m
+		}
+		if m.data != a.Data {
+			if err := l.call("dnnl_memory_set_data_handle", l.f.memSetHandle, m.h, uintptr(a.Data)); err != nil {
+				return err
+			}
+			m.data = a.Data
+		}
+		p.argv = append(p.argv, execArg{arg: int32(a.Kind), mem: m.h})
+	}
+	err := l.call("dnnl_primitive_execute", l.f.primExecute, p.prim, p.e.strm, uintptr(len(p.argv)), uintptr(unsafe.Pointer(unsafe.SliceData(p.argv))))
+	runtime.KeepAlive(args)
+	return err
+}
+
+func (l *Library) descs(ds ...*Desc) []uintptr {
+	out := make([]uintptr, len(ds))
+	for i, d := range ds {
+		if d != nil {
+			out[i] = d.p()
+		}
+	}
+	return out
+}
+
+// Reorder copies memory from one layout to another.
+func (e *Engine) Reorder(from, to *Desc) (*Primitive, error) {
+	l := e.l
+	p := &Primitive{e: e, mems: map[int]*memory{}}
+	err := l.call("dnnl_reorder_primitive_desc_create", l.f.reorderPD, uintptr(unsafe.Pointer(&p.pd)), from.p(), e.eng, to.p(), e.eng, 0)
+	runtime.KeepAlive(from)
+	runtime.KeepAlive(to)
+	if err != nil {
+		return nil, err
+	}
+	return p, p.finish("reorder")
+}
+
+// Propagation kinds.
+const (
+	ForwardTraining  = 64
+	ForwardInference = 96
+)
+
+// ConvForward is a stride-1 convolution with padding pad on every side,
+// y = conv(x, w) + b; bias may be nil.
+func (e *Engine) ConvForward(prop int, src, weights, bias, dst *Desc, pad int) (*Primitive, error) {
+	var op opDesc
+	st, pl := dims([]int{1, 1}), dims([]int{pad, pad})
+	ds := e.l.descs(src, weights, bias, dst)
+	if err := e.l.call("dnnl_convolution_forward_desc_init", e.l.f.convFwd, uintptr(unsafe.Pointer(&op)), uintptr(prop), 1, /* direct */
+		ds[0], ds[1], ds[2], ds[3], uintptr(unsafe.Pointer(st)), uintptr(unsafe.Pointer(pl)), uintptr(unsafe.Pointer(pl))); err != nil {
+		return nil, err
+	}
+	runtime.KeepAlive([]any{src, weights, bias, dst, st, pl})
+	return e.create("convolution forward", &op, nil)
+}
+
+// ConvBackwardData computes the gradient of a convolution's input.
+func (e *Engine) ConvBackwardData(diffSrc, weights, diffDst *Desc, pad int, fwd *Primitive) (*Primitive, error) {
+	var op opDesc
+	st, pl := dims([]int{1, 1}), dims([]int{pad, pad})
+	ds := e.l.descs(diffSrc, weights, diffDst)
+	if err := e.l.call("dnnl_convolution_backward_data_desc_init", e.l.f.convBwdData, uintptr(unsafe.Pointer(&op)), 1,
+		ds[0], ds[1], ds[2], uintptr(unsafe.Pointer(st)), uintptr(unsafe.Pointer(pl)), uintptr(unsafe.Pointer(pl))); err != nil {
+		return nil, err
+	}
+	runtime.KeepAlive([]any{diffSrc, weights, diffDst, st, pl})
+	return e.create("convolution backward data", &op, fwd)
+}
+
+// ConvBackwardWeights computes the gradients of a convolution's weights and
+// bias (diffBias may be nil).
+func (e *Engine) ConvBackwardWeights(src, diffWeights, diffBias, diffDst *Desc, pad int, fwd *Primitive) (*Primitive, error) {
+	var op opDesc
+	st, pl := dims([]int{1, 1}), dims([]int{pad, pad})
+	ds := e.l.descs(src, diffWeights, diffBias, diffDst)
+	if err := e.l.call("dnnl_convolution_backward_weights_desc_init", e.l.f.convBwdWeights, uintptr(unsafe.Pointer(&op)), 1,
+		ds[0], ds[1], ds[2], ds[3], uintptr(unsafe.Pointer(st)), uintptr(unsafe.Pointer(pl)), uintptr(unsafe.Pointer(pl))); err != nil {
+		return nil, err
+	}
+	runtime.KeepAlive([]any{src, diffWeights, diffBias, diffDst, st, pl})
+	return e.create("convolution backward weights", &op, fwd)
+}
+
+// poolMax is dnnl_pooling_max.
+const poolMax = 0x1ff
+
+// MaxPoolForward takes the maximum over k×k windows with stride k. padR is
+// the padding on the bottom and right (negative drops the rows and columns
+// that a floor-rounded pooling ignores). For training (prop
+// ForwardTraining) it writes a workspace for the backward pass.
+func (e *Engine) MaxPoolForward(prop int, src, dst *Desc, k, padR int) (*Primitive, error) {
+	var op opDesc
+	st, kr, pl, pr := dims([]int{k, k}), dims([]int{k, k}), dims([]int{0, 0}), dims([]int{padR, padR})
+	ds := e.l.descs(src, dst)
+	if err := e.l.call("dnnl_pooling_forward_desc_init", e.l.f.poolFwd, uintptr(unsafe.Pointer(&op)), uintptr(prop), poolMax,
+		ds[0], ds[1], uintptr(unsafe.Pointer(st)), uintptr(unsafe.Pointer(kr)), uintptr(unsafe.Pointer(pl)), uintptr(unsafe.Pointer(pr))); err != nil {
+		return nil, err
+	}
+	runtime.KeepAlive([]any{src, dst, st, kr, pl, pr})
+	return e.create("max pooling forward", &op, nil)
+}
+
+// MaxPoolBackward routes the output gradient to the window maxima recorded
+// in the forward pass's workspace.
+func (e *Engine) MaxPoolBackward(diffSrc, diffDst *Desc, k, padR int, fwd *Primitive) (*Primitive, error) {
+	var op opDesc
+	st, kr, pl, pr := dims([]int{k, k}), dims([]int{k, k}), dims([]int{0, 0}), dims([]int{padR, padR})
+	ds := e.l.descs(diffSrc, diffDst)
+	if err := e.l.call("dnnl_pooling_backward_desc_init", e.l.f.poolBwd, uintptr(unsafe.Pointer(&op)), poolMax,
+		ds[0], ds[1], uintptr(unsafe.Pointer(st)), uintptr(unsafe.Pointer(kr)), uintptr(unsafe.Pointer(pl)), uintptr(unsafe.Pointer(pr))); err != nil {
+		return nil, err
+	}
+	runtime.KeepAlive([]any{diffSrc, diffDst, st, kr, pl, pr})
+	return e.create("max pooling backward", &op, fwd)
+}
+
+// PReLUForward is y = x where x > 0, a·x elsewhere, with the slopes a
+// broadcast from weights (e.g. 1×C×1×1 for one slope per channel).
+func (e *Engine) PReLUForward(prop int, data, weights *Desc) (*Primitive, error) {
+	var op opDesc
+	ds := e.l.descs(data, weights)
+	if err := e.l.call("dnnl_prelu_forward_desc_init", e.l.f.preluFwd, uintptr(unsafe.Pointer(&op)), uintptr(prop), ds[0], ds[1]); err != nil {
+		return nil, err
+	}
+	runtime.KeepAlive([]any{data, weights})
+	return e.create("PReLU forward", &op, nil)
+}
+
+// PReLUBackward computes the gradients of PReLU's input and slopes.
+func (e *Engine) PReLUBackward(data, weights, diffData, diffWeights *Desc, fwd *Primitive) (*Primitive, error) {
+	var op opDesc
+	ds := e.l.descs(data, weights, diffData, diffWeights)
+	if err := e.l.call("dnnl_prelu_backward_desc_init", e.l.f.preluBwd, uintptr(unsafe.Pointer(&op)), ds[0], ds[1], ds[2], ds[3]); err != nil {
+		return nil, err
+	}
+	runtime.KeepAlive([]any{data, weights, diffData, diffWeights})
+	return e.create("PReLU backward", &op, fwd)
+}
