@@ -239,6 +239,11 @@ func (d *Desc) p() uintptr {
 	return d.ptr
 }
 
+// Memory that C reads or writes through a uintptr must not live on a
+// goroutine's stack, which moves when it grows: the functions marked
+// noinline below return fresh heap memory for that.
+
+//go:noinline
 func dims(ds []int) *[nDimsMax]int64 {
 	var a [nDimsMax]int64
 	for i, d := range ds {
@@ -347,6 +352,12 @@ type execArg struct {
 // largest used here, takes 5976 bytes in 2.6.
 type opDesc [1024]int64
 
+//go:noinline
+func newOpDesc() *opDesc { return new(opDesc) }
+
+//go:noinline
+func newWord() *uintptr { return new(uintptr) }
+
 // Implementation names the kernel oneDNN chose, e.g. "jit:avx512_core".
 func (p *Primitive) Implementation() string { return p.impl }
 
@@ -368,9 +379,9 @@ func (e *Engine) create(what string, op *opDesc, hint *Primitive) (*Primitive, e
 
 func (p *Primitive) finish(what string) error {
 	l := p.e.l
-	var s uintptr
-	l.call("dnnl_primitive_desc_query", l.f.pdQuery, p.pd, 8 /* impl_info_str */, 0, uintptr(unsafe.Pointer(&s)))
-	p.impl = cString(s)
+	s := newWord()
+	l.call("dnnl_primitive_desc_query", l.f.pdQuery, p.pd, 8 /* impl_info_str */, 0, uintptr(unsafe.Pointer(s)))
+	p.impl = cString(*s)
 	if err := l.call("dnnl_primitive_create ("+what+")", l.f.primCreate, uintptr(unsafe.Pointer(&p.prim)), p.pd); err != nil {
 		l.call("dnnl_primitive_desc_destroy", l.f.pdDestroy, p.pd)
 		return err
@@ -522,42 +533,42 @@ const (
 // ConvForward is a stride-1 convolution with padding pad on every side,
 // y = conv(x, w) + b; bias may be nil.
 func (e *Engine) ConvForward(prop int, src, weights, bias, dst *Desc, pad int) (*Primitive, error) {
-	var op opDesc
+	op := newOpDesc()
 	st, pl := dims([]int{1, 1}), dims([]int{pad, pad})
 	ds := e.l.descs(src, weights, bias, dst)
-	if err := e.l.call("dnnl_convolution_forward_desc_init", e.l.f.convFwd, uintptr(unsafe.Pointer(&op)), uintptr(prop), 1, /* direct */
+	if err := e.l.call("dnnl_convolution_forward_desc_init", e.l.f.convFwd, uintptr(unsafe.Pointer(op)), uintptr(prop), 1, /* direct */
 		ds[0], ds[1], ds[2], ds[3], uintptr(unsafe.Pointer(st)), uintptr(unsafe.Pointer(pl)), uintptr(unsafe.Pointer(pl))); err != nil {
 		return nil, err
 	}
 	runtime.KeepAlive([]any{src, weights, bias, dst, st, pl})
-	return e.create("convolution forward", &op, nil)
+	return e.create("convolution forward", op, nil)
 }
 
 // ConvBackwardData computes the gradient of a convolution's input.
 func (e *Engine) ConvBackwardData(diffSrc, weights, diffDst *Desc, pad int, fwd *Primitive) (*Primitive, error) {
-	var op opDesc
+	op := newOpDesc()
 	st, pl := dims([]int{1, 1}), dims([]int{pad, pad})
 	ds := e.l.descs(diffSrc, weights, diffDst)
-	if err := e.l.call("dnnl_convolution_backward_data_desc_init", e.l.f.convBwdData, uintptr(unsafe.Pointer(&op)), 1,
+	if err := e.l.call("dnnl_convolution_backward_data_desc_init", e.l.f.convBwdData, uintptr(unsafe.Pointer(op)), 1,
 		ds[0], ds[1], ds[2], uintptr(unsafe.Pointer(st)), uintptr(unsafe.Pointer(pl)), uintptr(unsafe.Pointer(pl))); err != nil {
 		return nil, err
 	}
 	runtime.KeepAlive([]any{diffSrc, weights, diffDst, st, pl})
-	return e.create("convolution backward data", &op, fwd)
+	return e.create("convolution backward data", op, fwd)
 }
 
 // ConvBackwardWeights computes the gradients of a convolution's weights and
 // bias (diffBias may be nil).
 func (e *Engine) ConvBackwardWeights(src, diffWeights, diffBias, diffDst *Desc, pad int, fwd *Primitive) (*Primitive, error) {
-	var op opDesc
+	op := newOpDesc()
 	st, pl := dims([]int{1, 1}), dims([]int{pad, pad})
 	ds := e.l.descs(src, diffWeights, diffBias, diffDst)
-	if err := e.l.call("dnnl_convolution_backward_weights_desc_init", e.l.f.convBwdWeights, uintptr(unsafe.Pointer(&op)), 1,
+	if err := e.l.call("dnnl_convolution_backward_weights_desc_init", e.l.f.convBwdWeights, uintptr(unsafe.Pointer(op)), 1,
 		ds[0], ds[1], ds[2], ds[3], uintptr(unsafe.Pointer(st)), uintptr(unsafe.Pointer(pl)), uintptr(unsafe.Pointer(pl))); err != nil {
 		return nil, err
 	}
 	runtime.KeepAlive([]any{src, diffWeights, diffBias, diffDst, st, pl})
-	return e.create("convolution backward weights", &op, fwd)
+	return e.create("convolution backward weights", op, fwd)
 }
 
 // poolMax is dnnl_pooling_max.
@@ -568,50 +579,50 @@ const poolMax = 0x1ff
 // that a floor-rounded pooling ignores). For training (prop
 // ForwardTraining) it writes a workspace for the backward pass.
 func (e *Engine) MaxPoolForward(prop int, src, dst *Desc, k, padR int) (*Primitive, error) {
-	var op opDesc
+	op := newOpDesc()
 	st, kr, pl, pr := dims([]int{k, k}), dims([]int{k, k}), dims([]int{0, 0}), dims([]int{padR, padR})
 	ds := e.l.descs(src, dst)
-	if err := e.l.call("dnnl_pooling_forward_desc_init", e.l.f.poolFwd, uintptr(unsafe.Pointer(&op)), uintptr(prop), poolMax,
+	if err := e.l.call("dnnl_pooling_forward_desc_init", e.l.f.poolFwd, uintptr(unsafe.Pointer(op)), uintptr(prop), poolMax,
 		ds[0], ds[1], uintptr(unsafe.Pointer(st)), uintptr(unsafe.Pointer(kr)), uintptr(unsafe.Pointer(pl)), uintptr(unsafe.Pointer(pr))); err != nil {
 		return nil, err
 	}
 	runtime.KeepAlive([]any{src, dst, st, kr, pl, pr})
-	return e.create("max pooling forward", &op, nil)
+	return e.create("max pooling forward", op, nil)
 }
 
 // MaxPoolBackward routes the output gradient to the window maxima recorded
 // in the forward pass's workspace.
 func (e *Engine) MaxPoolBackward(diffSrc, diffDst *Desc, k, padR int, fwd *Primitive) (*Primitive, error) {
-	var op opDesc
+	op := newOpDesc()
 	st, kr, pl, pr := dims([]int{k, k}), dims([]int{k, k}), dims([]int{0, 0}), dims([]int{padR, padR})
 	ds := e.l.descs(diffSrc, diffDst)
-	if err := e.l.call("dnnl_pooling_backward_desc_init", e.l.f.poolBwd, uintptr(unsafe.Pointer(&op)), poolMax,
+	if err := e.l.call("dnnl_pooling_backward_desc_init", e.l.f.poolBwd, uintptr(unsafe.Pointer(op)), poolMax,
 		ds[0], ds[1], uintptr(unsafe.Pointer(st)), uintptr(unsafe.Pointer(kr)), uintptr(unsafe.Pointer(pl)), uintptr(unsafe.Pointer(pr))); err != nil {
 		return nil, err
 	}
 	runtime.KeepAlive([]any{diffSrc, diffDst, st, kr, pl, pr})
-	return e.create("max pooling backward", &op, fwd)
+	return e.create("max pooling backward", op, fwd)
 }
 
 // PReLUForward is y = x where x > 0, a·x elsewhere, with the slopes a
 // broadcast from weights (e.g. 1×C×1×1 for one slope per channel).
 func (e *Engine) PReLUForward(prop int, data, weights *Desc) (*Primitive, error) {
-	var op opDesc
+	op := newOpDesc()
 	ds := e.l.descs(data, weights)
-	if err := e.l.call("dnnl_prelu_forward_desc_init", e.l.f.preluFwd, uintptr(unsafe.Pointer(&op)), uintptr(prop), ds[0], ds[1]); err != nil {
+	if err := e.l.call("dnnl_prelu_forward_desc_init", e.l.f.preluFwd, uintptr(unsafe.Pointer(op)), uintptr(prop), ds[0], ds[1]); err != nil {
 		return nil, err
 	}
 	runtime.KeepAlive([]any{data, weights})
-	return e.create("PReLU forward", &op, nil)
+	return e.create("PReLU forward", op, nil)
 }
 
 // PReLUBackward computes the gradients of PReLU's input and slopes.
 func (e *Engine) PReLUBackward(data, weights, diffData, diffWeights *Desc, fwd *Primitive) (*Primitive, error) {
-	var op opDesc
+	op := newOpDesc()
 	ds := e.l.descs(data, weights, diffData, diffWeights)
-	if err := e.l.call("dnnl_prelu_backward_desc_init", e.l.f.preluBwd, uintptr(unsafe.Pointer(&op)), ds[0], ds[1], ds[2], ds[3]); err != nil {
+	if err := e.l.call("dnnl_prelu_backward_desc_init", e.l.f.preluBwd, uintptr(unsafe.Pointer(op)), ds[0], ds[1], ds[2], ds[3]); err != nil {
 		return nil, err
 	}
 	runtime.KeepAlive([]any{data, weights, diffData, diffWeights})
-	return e.create("PReLU backward", &op, fwd)
+	return e.create("PReLU backward", op, fwd)
 }

@@ -243,3 +243,44 @@ func TestBadDescriptor(t *testing.T) {
 		t.Fatal("pooling 5×5 to 9×9 was accepted")
 	}
 }
+
+// TestCreateAtEveryStackDepth creates a primitive at many stack depths on
+// fresh goroutines, so that at some depth the stack grows, and moves, in
+// the middle of the calls: descriptors that C fills in must not live on a
+// goroutine's stack.
+func TestCreateAtEveryStackDepth(t *testing.T) {
+	l, e := load(t)
+	src, err := l.NewDesc([]int{2, 16, 7, 7}, DataF32, Any)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := l.NewDesc([]int{16, 16, 5, 5}, DataF32, Any)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for depth := 0; depth < 400; depth += 3 {
+		errs := make(chan error)
+		go func() {
+			errs <- atDepth(depth, func() error { _, err := e.ConvForward(ForwardTraining, src, w, nil, src, 2); return err })
+		}()
+		if err := <-errs; err != nil {
+			t.Fatalf("at depth %d: %v", depth, err)
+		}
+	}
+}
+
+// atDepth calls fn under depth frames of about 100 bytes each.
+//
+//go:noinline
+func atDepth(depth int, fn func() error) error {
+	var pad [12]int64
+	pad[depth%12] = int64(depth)
+	if depth == 0 {
+		return fn()
+	}
+	err := atDepth(depth-1, fn)
+	if pad[depth%12] != int64(depth) { // keeps pad in the frame
+		panic("stack corrupted")
+	}
+	return err
+}
