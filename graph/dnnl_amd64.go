@@ -26,6 +26,7 @@ type dnnlPlan struct {
 	lib    *onednn.Library
 	eng    *onednn.Engine
 	act    onednn.Tag
+	dt     onednn.DataType // of the activations and of the weights the convolutions read
 	convs  []*dnnlConv
 	prelus []*dnnlPReLU
 	pools  []*dnnlPool
@@ -35,8 +36,31 @@ var tagNames = map[onednn.Tag]string{
 	onednn.ABcd16b: "nChw16c", onednn.ABcd8b: "nChw8c", onednn.ACDB: "NHWC", onednn.ABCD: "NCHW",
 }
 
-// newDNNLPlan creates every primitive of the trunk for batches of n.
-func newDNNLPlan(n int) (*dnnlPlan, error) {
+// bf16Available reports why the trunk cannot run in bfloat16 here, or nil.
+func bf16Available() error {
+	lib, err := onednn.Load()
+	if err != nil {
+		return err
+	}
+	if !lib.HasBF16() {
+		return fmt.Errorf("this CPU has no bfloat16 instructions (oneDNN's kernels are for %s; bf16 needs AVX512_BF16 or AMX)", lib.ISA)
+	}
+	return nil
+}
+
+// newDNNLPlan creates every primitive of the trunk for batches of n, in
+// float32 or, with bf16, in bfloat16: activations and the weights the
+// convolutions read are bfloat16, while the images, the master weights,
+// the slopes and every parameter gradient stay float32 (the convolutions
+// and PReLUs accumulate in float32 and write float32 weight gradients).
+// In bfloat16 the nodes of the trunk hold their values in the first half of
+// their float32 tensors.
+func newDNNLPlan(n int, bf16 bool) (*dnnlPlan, error) {
+	if bf16 {
+		if err := bf16Available(); err != nil {
+			return nil, err
+		}
+	}
 	lib, err := onednn.Load()
 	if err != nil {
 		return nil, err
@@ -45,7 +69,10 @@ func newDNNLPlan(n int) (*dnnlPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &dnnlPlan{lib: lib, eng: eng}
+	p := &dnnlPlan{lib: lib, eng: eng, dt: onednn.DataF32}
+	if bf16 {
+		p.dt = onednn.DataBF16
+	}
 	if p.act, err = p.activationLayout(n); err != nil {
 		return nil, err
 	}
@@ -78,11 +105,11 @@ func newDNNLPlan(n int) (*dnnlPlan, error) {
 // LeNet++'s 28×28, 32-channel maps; the whole trunk then uses it.
 func (p *dnnlPlan) activationLayout(n int) (onednn.Tag, error) {
 	shape := []int{n, 32, Rows, Cols}
-	anyAct, err := p.desc(shape, onednn.Any)
+	anyAct, err := p.adesc(shape, onednn.Any)
 	if err != nil {
 		return 0, err
 	}
-	w, err := p.desc([]int{32, 32, 5, 5}, onednn.Any)
+	w, err := p.adesc([]int{32, 32, 5, 5}, onednn.Any)
 	if err != nil {
 		return 0, err
 	}
@@ -92,7 +119,7 @@ func (p *dnnlPlan) activationLayout(n int) (onednn.Tag, error) {
 	}
 	chosen := fwd.Desc(onednn.ArgDst)
 	for _, tag := range []onednn.Tag{onednn.ABcd16b, onednn.ABcd8b, onednn.ACDB, onednn.ABCD} {
-		d, err := p.desc(shape, tag)
+		d, err := p.adesc(shape, tag)
 		if err != nil {
 			return 0, err
 		}
@@ -103,9 +130,17 @@ func (p *dnnlPlan) activationLayout(n int) (onednn.Tag, error) {
 	return 0, errors.New("the convolution chose a layout other than nChw16c, nChw8c, NHWC or NCHW")
 }
 
+// desc describes a float32 tensor, adesc one in the activations' type.
 func (p *dnnlPlan) desc(shape []int, tag onednn.Tag) (*onednn.Desc, error) {
 	return p.lib.NewDesc(shape, onednn.DataF32, tag)
 }
+
+func (p *dnnlPlan) adesc(shape []int, tag onednn.Tag) (*onednn.Desc, error) {
+	return p.lib.NewDesc(shape, p.dt, tag)
+}
+
+// floats allocates a float32 buffer that holds at least n bytes.
+func floats(n int) []float32 { return make([]float32, (n+3)/4) }
 
 // reorder copies between two layouts of one tensor; nil when they are the same.
 type reorder struct {
@@ -137,6 +172,8 @@ type dnnlConv struct {
 	wFwd, wBwd, dwPlain *reorder
 	wFwdBuf, wBwdBuf    []float32
 	dwBuf, db           []float32
+	toSrc               *reorder  // first layer in bfloat16: the images to bfloat16
+	srcBuf              []float32 // and where they go, for both passes
 }
 
 func (p *dnnlPlan) newConv(n, cin, co, h int, first bool) (*dnnlConv, error) {
@@ -145,22 +182,32 @@ func (p *dnnlPlan) newConv(n, cin, co, h int, first bool) (*dnnlConv, error) {
 	if first {
 		srcTag = onednn.ABCD // one channel: the images as they are
 	}
-	src, err1 := p.desc(c.in, srcTag)
-	dst, err2 := p.desc(c.out, p.act)
-	wAny, err3 := p.desc(c.w, onednn.Any)
-	wPlain, err4 := p.desc(c.w, onednn.ABCD)
-	bias, err5 := p.desc([]int{co}, onednn.A)
-	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
+	src, err1 := p.adesc(c.in, srcTag)
+	dst, err2 := p.adesc(c.out, p.act)
+	wAny, err3 := p.adesc(c.w, onednn.Any)
+	dwAny, err4 := p.desc(c.w, onednn.Any)
+	wPlain, err5 := p.desc(c.w, onednn.ABCD)
+	bias, err6 := p.desc([]int{co}, onednn.A)
+	images, err7 := p.desc(c.in, onednn.ABCD)
+	if err := errors.Join(err1, err2, err3, err4, err5, err6, err7); err != nil {
 		return nil, err
 	}
 	var err error
+	if first {
+		if c.toSrc, err = p.newReorder(images, src); err != nil {
+			return nil, err
+		}
+		if c.toSrc != nil {
+			c.srcBuf = floats(p.lib.Size(src))
+		}
+	}
 	if c.fwd, err = p.eng.ConvForward(onednn.ForwardTraining, src, wAny, bias, dst, 2); err != nil {
 		return nil, err
 	}
 	if c.wFwd, err = p.newReorder(wPlain, c.fwd.Desc(onednn.ArgWeights)); err != nil {
 		return nil, err
 	}
-	c.wFwdBuf = make([]float32, c.fwd.Size(onednn.ArgWeights)/4)
+	c.wFwdBuf = floats(c.fwd.Size(onednn.ArgWeights))
 	if !first {
 		if c.bwdData, err = p.eng.ConvBackwardData(src, wAny, dst, 2, c.fwd); err != nil {
 			return nil, err
@@ -168,21 +215,21 @@ func (p *dnnlPlan) newConv(n, cin, co, h int, first bool) (*dnnlConv, error) {
 		if c.wBwd, err = p.newReorder(wPlain, c.bwdData.Desc(onednn.ArgWeights)); err != nil {
 			return nil, err
 		}
-		c.wBwdBuf = make([]float32, c.bwdData.Size(onednn.ArgWeights)/4)
+		c.wBwdBuf = floats(c.bwdData.Size(onednn.ArgWeights))
 	}
-	if c.bwdW, err = p.eng.ConvBackwardWeights(src, wAny, bias, dst, 2, c.fwd); err != nil {
+	if c.bwdW, err = p.eng.ConvBackwardWeights(src, dwAny, bias, dst, 2, c.fwd); err != nil {
 		return nil, err
 	}
 	if c.dwPlain, err = p.newReorder(c.bwdW.Desc(onednn.ArgDiffWeights), wPlain); err != nil {
 		return nil, err
 	}
-	c.dwBuf = make([]float32, c.bwdW.Size(onednn.ArgDiffWeights)/4)
+	c.dwBuf = floats(c.bwdW.Size(onednn.ArgDiffWeights))
 	c.db = make([]float32, co)
 	return c, nil
 }
 
-// weights returns w in the layout of prim, reordered into buf if need be.
-func weightsFor(r *reorder, w, buf []float32) ([]float32, error) {
+// weightsFor returns w as reordered into buf by r, or w itself when r is nil.
+func reordered(r *reorder, w, buf []float32) ([]float32, error) {
 	if r == nil {
 		return w, nil
 	}
@@ -199,8 +246,9 @@ type dnnlPReLU struct {
 
 func (p *dnnlPlan) newPReLU(n, c, h int) (*dnnlPReLU, error) {
 	pr := &dnnlPReLU{shape: tensor.Shape{n, c, h, h}, da: make([]float32, c)}
-	data, err1 := p.desc(pr.shape, p.act)
-	// The slopes in the data's own layout: the generated kernel wants that.
+	data, err1 := p.adesc(pr.shape, p.act)
+	// The slopes (float32) in the data's own layout: the generated kernel
+	// wants that.
 	w, err2 := p.desc([]int{1, c, 1, 1}, p.act)
 	if err := errors.Join(err1, err2); err != nil {
 		return nil, err
@@ -234,8 +282,8 @@ type dnnlPool struct {
 func (p *dnnlPlan) newPool(n, c, h int, last bool) (*dnnlPool, error) {
 	oh := h / 2
 	pl := &dnnlPool{in: tensor.Shape{n, c, h, h}, out: tensor.Shape{n, c, oh, oh}}
-	src, err1 := p.desc(pl.in, p.act)
-	dst, err2 := p.desc(pl.out, p.act)
+	src, err1 := p.adesc(pl.in, p.act)
+	dst, err2 := p.adesc(pl.out, p.act)
 	plain, err3 := p.desc(pl.out, onednn.ABCD)
 	if err := errors.Join(err1, err2, err3); err != nil {
 		return nil, err
@@ -284,8 +332,12 @@ func (p *dnnlPlan) describe() string {
 	for _, pr := range p.prelus {
 		add(&prelu, pr.fwd.Implementation())
 	}
-	return fmt.Sprintf("oneDNN %s primitives (convolution %s, pooling %s, PReLU %s; %s; %s, %d threads, %s)",
-		p.lib.Version, strings.Join(conv, "/"), strings.Join(pool, "/"), strings.Join(prelu, "/"),
+	precision := "float32"
+	if p.dt == onednn.DataBF16 {
+		precision = "bfloat16"
+	}
+	return fmt.Sprintf("oneDNN %s primitives in %s (convolution %s, pooling %s, PReLU %s; %s; %s, %d threads, %s)",
+		p.lib.Version, precision, strings.Join(conv, "/"), strings.Join(pool, "/"), strings.Join(prelu, "/"),
 		tagNames[p.act], p.lib.Runtime, p.lib.Threads, p.lib.ISA)
 }
 
@@ -395,11 +447,15 @@ func (c *dnnlConv) apply(x, w, b *G.Node) (*G.Node, error) {
 		name: "oneDNN.Conv2d", in: []tensor.Shape{c.in, c.w, {c.w[0]}}, out: c.out,
 		wrt: []bool{!first, true, true},
 		run: func(in [][]float32, y []float32) error {
-			w, err := weightsFor(c.wFwd, in[1], c.wFwdBuf)
+			w, err := reordered(c.wFwd, in[1], c.wFwdBuf)
 			if err != nil {
 				return err
 			}
-			return c.fwd.Execute(onednn.F32(onednn.ArgSrc, in[0]), onednn.F32(onednn.ArgWeights, w),
+			x, err := reordered(c.toSrc, in[0], c.srcBuf)
+			if err != nil {
+				return err
+			}
+			return c.fwd.Execute(onednn.F32(onednn.ArgSrc, x), onednn.F32(onednn.ArgWeights, w),
 				onednn.F32(onednn.ArgBias, in[2]), onednn.F32(onednn.ArgDst, y))
 		},
 	}
@@ -410,7 +466,7 @@ func (c *dnnlConv) apply(x, w, b *G.Node) (*G.Node, error) {
 			if dx, err = apply(&dnnlOp{
 				name: "oneDNN.Conv2dGradInput", in: []tensor.Shape{c.w, c.out}, out: c.in,
 				run: func(in [][]float32, dx []float32) error {
-					w, err := weightsFor(c.wBwd, in[0], c.wBwdBuf)
+					w, err := reordered(c.wBwd, in[0], c.wBwdBuf)
 					if err != nil {
 						return err
 					}
@@ -429,7 +485,11 @@ func (c *dnnlConv) apply(x, w, b *G.Node) (*G.Node, error) {
 				if c.dwPlain != nil {
 					buf = c.dwBuf
 				}
-				if err := c.bwdW.Execute(onednn.F32(onednn.ArgSrc, in[0]), onednn.F32(onednn.ArgDiffDst, in[1]),
+				x := in[0]
+				if c.toSrc != nil {
+					x = c.srcBuf // converted by the forward pass
+				}
+				if err := c.bwdW.Execute(onednn.F32(onednn.ArgSrc, x), onednn.F32(onednn.ArgDiffDst, in[1]),
 					onednn.F32(onednn.ArgDiffWeights, buf), onednn.F32(onednn.ArgDiffBias, c.db)); err != nil {
 					return err
 				}

@@ -8,8 +8,12 @@ import "errors"
 // used on linux/amd64.
 type dnnlPlan struct{}
 
-func newDNNLPlan(int) (*dnnlPlan, error) {
+func newDNNLPlan(int, bool) (*dnnlPlan, error) {
 	return nil, errors.New("oneDNN's primitives are only used on linux/amd64")
+}
+
+func bf16Available() error {
+	return errors.New("bf16 runs on oneDNN's primitives, which are only used on linux/amd64")
 }
 
 func (*dnnlPlan) describe() string { return "" }

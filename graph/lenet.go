@@ -42,6 +42,42 @@ type Config struct {
 	// package's own kernels (im2col and BLAS products) even where oneDNN's
 	// primitives are available; float64 networks always do.
 	Im2col bool
+	// Precision of the convolutional trunk: F32 (or "") or BF16.
+	Precision Precision
+}
+
+// Precision is the arithmetic of LeNet++'s convolutional trunk.
+type Precision string
+
+// Precisions.
+const (
+	// F32 computes everything in float32 (the default).
+	F32 Precision = "f32"
+	// BF16 runs the convolutions, PReLUs and poolings in bfloat16 on
+	// oneDNN's primitives, twice as fast as float32 on CPUs with bfloat16
+	// units (AVX512_BF16: AMD Zen 4 and later, Intel Cooper Lake; AMX:
+	// Intel Sapphire Rapids and later). The parameters, their gradients
+	// and everything after the trunk stay float32: the deep features,
+	// logits, losses and the solver see float32 numbers.
+	BF16 Precision = "bf16"
+)
+
+// Available reports why p cannot run on this machine, or nil when it can:
+// bf16 needs oneDNN 2.x and a CPU with bfloat16 units.
+func (p Precision) Available() error {
+	if p != BF16 {
+		return nil
+	}
+	return bf16Available()
+}
+
+// ParsePrecision reads "f32" or "bf16".
+func ParsePrecision(s string) (Precision, error) {
+	switch p := Precision(s); p {
+	case F32, BF16:
+		return p, nil
+	}
+	return "", fmt.Errorf("precision %q: want f32 or bf16", s)
 }
 
 // DefaultConfig is LeNet++ as in the paper: 2-D features, 10 classes,
@@ -60,6 +96,10 @@ func (c Config) validate() error {
 		return fmt.Errorf("graph: %d classes; need at least 2", c.Classes)
 	case c.Dtype != tensor.Float32 && c.Dtype != tensor.Float64:
 		return fmt.Errorf("graph: dtype %v; want float32 or float64", c.Dtype)
+	case c.Precision != "" && c.Precision != F32 && c.Precision != BF16:
+		return fmt.Errorf("graph: precision %q; want f32 or bf16", c.Precision)
+	case c.Precision == BF16 && (c.Dtype != tensor.Float32 || c.Stock || c.Im2col):
+		return errors.New("graph: bf16 precision needs a float32 network on oneDNN's primitives (not Stock or Im2col)")
 	}
 	return nil
 }
@@ -239,9 +279,14 @@ func build(g *G.ExprGraph, cfg Config, values map[string]*tensor.Dense) (*Net, e
 	case cfg.Dtype != tensor.Float32:
 		net.kernels += " (oneDNN's primitives are float32 only)"
 	default:
-		if plan, err := newDNNLPlan(cfg.Batch); err != nil {
+		plan, err := newDNNLPlan(cfg.Batch, cfg.Precision == BF16)
+		switch {
+		case err != nil && cfg.Precision == BF16:
+			// Never train in float32 when bfloat16 was asked for.
+			return nil, fmt.Errorf("graph: bf16 precision: %w", err)
+		case err != nil:
 			net.kernels += fmt.Sprintf(" (oneDNN's primitives unavailable: %v)", err)
-		} else {
+		default:
 			ly, net.kernels = plan.layers(), plan.describe()
 		}
 	}

@@ -239,7 +239,7 @@ func TestDeterministicInit(t *testing.T) {
 // kernels twice and the primitives never.
 func checkKernels(t *testing.T, net *Net) {
 	t.Helper()
-	_, err := newDNNLPlan(1)
+	_, err := newDNNLPlan(1, false)
 	onednn := strings.HasPrefix(net.Kernels(), "oneDNN ")
 	switch {
 	case net.Dtype == tensor.Float32 && !net.Im2col && err == nil && !onednn:

@@ -2,6 +2,7 @@ package train
 
 import (
 	"fmt"
+	"github.com/centerloss-go/centerloss/graph"
 	"runtime"
 	"testing"
 
@@ -10,19 +11,28 @@ import (
 
 // BenchmarkTrainStep measures one full training step of LeNet++ (D = 2,
 // batch 64, float32, center loss on, SGD step and center update included).
-func BenchmarkTrainStep(b *testing.B) { benchTrainStep(b, DefaultHyper().Batch) }
+func BenchmarkTrainStep(b *testing.B) { benchTrainStep(b, DefaultHyper().Batch, graph.F32) }
+
+// BenchmarkTrainStepBF16 is BenchmarkTrainStep with the convolutional trunk
+// in bfloat16, on CPUs with bfloat16 units.
+func BenchmarkTrainStepBF16(b *testing.B) {
+	if err := graph.BF16.Available(); err != nil {
+		b.Skip(err)
+	}
+	benchTrainStep(b, DefaultHyper().Batch, graph.BF16)
+}
 
 // BenchmarkAllocsByBatch runs the same step at several batch sizes, to show
 // that the allocations per step do not grow with the batch.
 func BenchmarkAllocsByBatch(b *testing.B) {
 	for _, n := range []int{16, 64, 256} {
-		b.Run(fmt.Sprintf("batch%d", n), func(b *testing.B) { benchTrainStep(b, n) })
+		b.Run(fmt.Sprintf("batch%d", n), func(b *testing.B) { benchTrainStep(b, n, graph.F32) })
 	}
 }
 
-func benchTrainStep(b *testing.B, batch int) {
+func benchTrainStep(b *testing.B, batch int, p graph.Precision) {
 	h := DefaultHyper()
-	h.Batch = batch
+	h.Batch, h.Precision = batch, p
 	t, err := NewTrainer(h, tensor.Float32)
 	if err != nil {
 		b.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"gorgonia.org/tensor"
 
+	"github.com/centerloss-go/centerloss/graph"
 	"github.com/centerloss-go/centerloss/internal/blas"
 )
 
@@ -189,8 +190,13 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 
 	var final EvalResult
 	var t *Trainer
+	if o.Precision == "" {
+		o.Precision = graph.F32
+	}
 	if o.Resume != "" {
-		if t, err = LoadCheckpoint(o.Resume); err != nil {
+		// The checkpoint brings every hyperparameter but the precision.
+		precision := o.Precision
+		if t, err = LoadCheckpoint(o.Resume, func(h *Hyper) { h.Precision = precision }); err != nil {
 			return nil, err
 		}
 		o.Hyper = t.Hyper
@@ -319,7 +325,7 @@ func limitUsage(flag string, err error) error {
 
 // Evaluate loads a checkpoint, evaluates it on the test set, scores its
 // test features as a run's summary does and writes the test-feature plot
-// into o.Out. Only DataDir, TestLimit and Out of o are used.
+// into o.Out. Only DataDir, TestLimit, Out and Precision of o are used.
 func Evaluate(o Options, checkpoint string) (EvalResult, FeatureScores, error) {
 	var r EvalResult
 	var fs FeatureScores
@@ -333,7 +339,7 @@ func Evaluate(o Options, checkpoint string) (EvalResult, FeatureScores, error) {
 	if err != nil {
 		return r, fs, limitUsage("-test-limit", err)
 	}
-	t, err := LoadCheckpoint(checkpoint)
+	t, err := LoadCheckpoint(checkpoint, func(h *Hyper) { h.Precision = o.Precision })
 	if err != nil {
 		return r, fs, err
 	}

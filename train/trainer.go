@@ -28,6 +28,9 @@ type Hyper struct {
 	Dim         int     // deep feature dimension
 	Seed        uint64  // weight initialisation, shuffling and shifts
 	Shift       int     // largest random translation of a training image, in pixels (0: none)
+	// Precision of the convolutional trunk ("" or graph.F32, graph.BF16).
+	// It is not part of a checkpoint: a run may resume in another one.
+	Precision graph.Precision
 }
 
 // DefaultHyper returns the defaults of the trainer, which reach 99% test
@@ -116,7 +119,7 @@ func NewTrainer(h Hyper, dt tensor.Dtype) (*Trainer, error) {
 		return nil, err
 	}
 	cfg := graph.DefaultConfig()
-	cfg.Batch, cfg.Dim, cfg.Dtype, cfg.Seed = h.Batch, h.Dim, dt, h.Seed
+	cfg.Batch, cfg.Dim, cfg.Dtype, cfg.Seed, cfg.Precision = h.Batch, h.Dim, dt, h.Seed, h.Precision
 	g := G.NewGraph()
 	net, err := graph.New(g, cfg)
 	if err != nil {

@@ -114,9 +114,21 @@ func TestHyperValidate(t *testing.T) {
 }
 
 // TestTrainingLearns trains for a few epochs on 640 images and checks that
-// the loss falls and the test accuracy rises well above chance (0.1). The 2-D
+// the loss falls and the test accuracy rises well above chance (0.1), in
+// float32 and, where the CPU has bfloat16 units, in bfloat16. The 2-D
 // bottleneck makes LeNet++ slow to start, so the bar is modest.
 func TestTrainingLearns(t *testing.T) {
+	for _, p := range []graph.Precision{graph.F32, graph.BF16} {
+		t.Run(string(p), func(t *testing.T) {
+			if err := p.Available(); err != nil {
+				t.Skipf("no %s here: %v", p, err)
+			}
+			trainingLearns(t, p)
+		})
+	}
+}
+
+func trainingLearns(t *testing.T, p graph.Precision) {
 	trainSet, err := LoadMNIST("", "train", 640)
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +138,7 @@ func TestTrainingLearns(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := DefaultHyper()
-	h.Batch = 32
+	h.Batch, h.Precision = 32, p
 	tr, err := NewTrainer(h, tensor.Float32)
 	if err != nil {
 		t.Fatal(err)

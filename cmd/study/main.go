@@ -35,6 +35,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/centerloss-go/centerloss/graph"
 	"github.com/centerloss-go/centerloss/train"
 )
 
@@ -82,10 +83,19 @@ func mainErr(args []string, stdout, stderr io.Writer) int {
 	only := fs.String("only", "", "run only the experiment lambda, alpha or dim")
 	reportOnly := fs.Bool("report", false, "train nothing: write the report from the runs finished so far")
 	shardFlag := fs.String("shard", "1/1", "k/n: train only runs k, k+n, k+2n, ... of the plan, so that n processes can share it")
+	precisionFlag := fs.String("precision", string(graph.F32), "arithmetic of the convolutions: f32, or bf16 on CPUs with bfloat16 units")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		return 2
+	}
+	precision, err := graph.ParsePrecision(*precisionFlag)
+	if err == nil {
+		err = precision.Available()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "study: -precision %s: %v\n", *precisionFlag, err)
 		return 2
 	}
 	if *only != "" && *only != "lambda" && *only != "alpha" && *only != "dim" {
@@ -116,7 +126,7 @@ func mainErr(args []string, stdout, stderr io.Writer) int {
 		}
 		o := train.Options{Hyper: train.DefaultHyper(), Epochs: *epochs, Out: dir,
 			TrainLimit: *trainLimit, TestLimit: *testLimit, Log: stdout}
-		o.Lambda, o.Alpha, o.Dim, o.Seed = r.lambda, r.alpha, r.dim, r.seed
+		o.Lambda, o.Alpha, o.Dim, o.Seed, o.Precision = r.lambda, r.alpha, r.dim, r.seed, precision
 		// The study's schedule, fixed so that its results stay reproducible
 		// when the trainer's defaults change: 0.01, a tenth of it for the
 		// last epoch.

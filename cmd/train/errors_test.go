@@ -14,6 +14,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/centerloss-go/centerloss/graph"
 	"github.com/centerloss-go/centerloss/train"
 )
 
@@ -242,7 +243,7 @@ func TestBadFlagsNameTheFlag(t *testing.T) {
 		{"-epochs", "0"}, {"-epochs", "-1"},
 		{"-momentum", "1"}, {"-lr-gamma", "0"}, {"-weight-decay", "-1"}, {"-lr-steps", "0"},
 		{"-train-limit", "-1"}, {"-test-limit", "-1"},
-		{"-batch", "x"}, {"-lr", "fast"},
+		{"-batch", "x"}, {"-lr", "fast"}, {"-precision", "f16"}, {"-precision", "BF16"}, {"-precision", ""},
 	} {
 		out := filepath.Join(t.TempDir(), "out")
 		start := time.Now()
@@ -259,6 +260,24 @@ func TestBadFlagsNameTheFlag(t *testing.T) {
 		if d := time.Since(start); d > 2*time.Second {
 			t.Errorf("%v: took %v to fail", args, d)
 		}
+	}
+}
+
+// TestBF16WithoutHardwareFails: where bfloat16 cannot run, -precision bf16
+// stops at once with status 2 and says what is missing, instead of
+// training in float32.
+func TestBF16WithoutHardwareFails(t *testing.T) {
+	missing := graph.BF16.Available()
+	if missing == nil {
+		t.Skip("this machine runs bf16; the refusal is tested where it cannot")
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	code, stdout, stderr := runCmd("-precision", "bf16", "-epochs", "1", "-train-limit", "640", "-out", out)
+	if code != 2 || !strings.Contains(stderr, "-precision bf16: "+missing.Error()) || stdout != "" {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 2 and the reason %q", code, stdout, stderr, missing)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("the output folder was created")
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/centerloss-go/centerloss/graph"
 	"github.com/centerloss-go/centerloss/train"
 )
 
@@ -58,6 +59,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.TestLimit, "test-limit", 0, "use only the first N test images (0: all 10000)")
 	fs.StringVar(&o.Resume, "resume", "", "continue training from this checkpoint (its hyperparameters are used)")
 	evalPath := fs.String("eval", "", "evaluate this checkpoint on the test set and plot its features, without training")
+	precision := fs.String("precision", string(graph.F32), "arithmetic of the convolutions: f32, or bf16 on CPUs with bfloat16 units (AVX512_BF16 or AMX)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: train [flags]\n\nTrains LeNet++ on MNIST with softmax + center loss.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -75,6 +77,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	o.Seed = *seed
 	var err error
+	if o.Precision, err = graph.ParsePrecision(*precision); err != nil {
+		fmt.Fprintf(stderr, "train: -precision: %v\n", err)
+		return 2
+	}
+	if err := o.Precision.Available(); err != nil {
+		// Never fall back to float32 silently.
+		fmt.Fprintf(stderr, "train: -precision %s: %v\n", o.Precision, err)
+		return 2
+	}
 	if o.LRSteps, err = parseInts(*steps); err != nil {
 		fmt.Fprintf(stderr, "train: -lr-steps: %v\n", err)
 		return 2

@@ -24,7 +24,12 @@ type Library struct {
 	h    uintptr
 	f    funcs
 	attr uintptr // primitive attributes: user-provided scratchpad
+	isa  uint32
 }
+
+// HasBF16 reports whether the kernels run bfloat16 arithmetic in hardware
+// (AVX512_BF16 or AMX).
+func (l *Library) HasBF16() bool { return l.isa&isaBF16 == isaBF16 }
 
 // Handle is the dlopen handle, for looking up other entry points.
 func (l *Library) Handle() uintptr { return l.h }
@@ -127,7 +132,8 @@ var Load = sync.OnceValues(func() (*Library, error) {
 		l.Threads = runtime.NumCPU()
 	}
 	r, _, _ = purego.SyscallN(isa)
-	l.ISA = isaNames[uint32(r)]
+	l.isa = uint32(r)
+	l.ISA = isaNames[l.isa]
 	if l.ISA == "" {
 		l.ISA = fmt.Sprintf("isa %#x", r)
 	}
@@ -140,6 +146,10 @@ const (
 )
 
 var runtimes = map[uint32]string{1: "sequential", 2: "OpenMP", 4: "TBB", 8: "threadpool"}
+
+// isaBF16 is dnnl_cpu_isa_avx512_core_bf16; each ISA's value has the bits
+// of those it extends.
+const isaBF16 = 0xe7
 
 var isaNames = map[uint32]string{
 	0x0: "all", 0x1: "sse41", 0x3: "avx", 0x7: "avx2", 0x407: "avx2_vnni",
