@@ -2,7 +2,7 @@
 # Compares the Go trainer's step with PyTorch's on the same machine.
 #
 # Each round runs, back to back,
-#   go test ./train -run '^$' -bench TrainStep -benchtime 20x
+#   go test ./train -run '^$' -bench 'TrainStep$' -benchtime 20x
 # (its images/s metric) and bench/pytorch_step.py (PyTorch, same LeNet++,
 # loss and solver, batch 64, one thread per core used), and prints both rates
 # and their ratio go/pytorch; the median ratio closes the run. First it prints
@@ -12,7 +12,11 @@
 # user's machine (some machines set them to an older CPU type, which slows
 # PyTorch's OpenBLAS parts); the Go side keeps the environment as it is.
 #
-# Usage: bench/compare.sh [-n ROUNDS] [-cores N] [-benchtime 20x] [-bench TrainStep] [-- PYTORCH_ARGS...]
+# With -bf16 each round runs our step in bfloat16 (BenchmarkTrainStepBF16)
+# against PyTorch in float32 and PyTorch under
+# torch.autocast("cpu", dtype=torch.bfloat16), and prints both ratios.
+#
+# Usage: bench/compare.sh [-n ROUNDS] [-cores N] [-bf16] [-benchtime 20x] [-bench 'TrainStep$'] [-- PYTORCH_ARGS...]
 #        bench/compare.sh --parse FILE   # print the images/s of saved go test output ("-" = stdin)
 # -cores N pins both sides to the first N cores (taskset) and gives PyTorch
 # N threads; by default both use every core.
@@ -37,7 +41,8 @@ go_images_per_sec() {
 
 rounds=${ROUNDS:-3}
 benchtime=${BENCHTIME:-20x}
-bench=${BENCH:-TrainStep}
+bench=${BENCH:-'TrainStep$'}
+bf16=
 pkg=${PKG:-./train}
 python=${PYTHON:-/usr/bin/python3}
 cores=
@@ -53,6 +58,7 @@ while [[ $# -gt 0 ]]; do
 		;;
 	-n | -rounds | --rounds) rounds=${2:?}; shift 2 ;;
 	-cores | --cores) cores=${2:?}; shift 2 ;;
+	-bf16 | --bf16) bf16=1; bench='TrainStepBF16$'; shift ;;
 	-benchtime | --benchtime) benchtime=${2:?}; shift 2 ;;
 	-bench | --bench) bench=${2:?}; shift 2 ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -105,8 +111,12 @@ dispatch() {
 echo "CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $ncpu cores${cores:+, using $cores}"
 echo "Go oneDNN:      $(DNNL_VERBOSE=1 run_go -test.benchtime 1x 2>&1 | dispatch)"
 echo "PyTorch oneDNN: $(DNNL_VERBOSE=1 run_py --warmup 0 --steps 1 2>/dev/null | dispatch)"
+if [[ -n $bf16 ]]; then
+	echo "PyTorch autocast oneDNN: $(DNNL_VERBOSE=1 run_py --autocast --warmup 0 --steps 1 2>/dev/null | dispatch)"
+fi
 
 ratios=()
+bf16_ratios=()
 for ((r = 1; r <= rounds; r++)); do
 	if ! go_out=$(run_go -test.benchtime "$benchtime" 2>&1); then
 		printf '%s\n' "$go_out" >&2
@@ -124,12 +134,27 @@ for ((r = 1; r <= rounds; r++)); do
 
 	ratio=$(awk -v g="$go_ips" -v p="$py_ips" 'BEGIN { printf "%.3f", g / p }')
 	ratios+=("$ratio")
+	if [[ -n $bf16 ]]; then
+		auto_out=$(run_py --autocast) || die "pytorch_step.py --autocast failed"
+		auto_ips=$(printf '%s\n' "$auto_out" | awk -F': ' '$1 == "pytorch images/s" { print $2 }')
+		[[ -n $auto_ips ]] || die "no 'pytorch images/s' line in: $auto_out"
+		auto_ratio=$(awk -v g="$go_ips" -v p="$auto_ips" 'BEGIN { printf "%.3f", g / p }')
+		bf16_ratios+=("$auto_ratio")
+		printf 'round %d/%d: go bf16 %s images/s, pytorch float32 %s, pytorch autocast bf16 %s; go/pytorch %s, go/autocast %s\n' \
+			"$r" "$rounds" "$go_ips" "$py_ips" "$auto_ips" "$ratio" "$auto_ratio"
+		continue
+	fi
 	printf 'round %d/%d: go %s images/s, pytorch %s images/s (peak RSS %s MB), go/pytorch %s\n' \
 		"$r" "$rounds" "$go_ips" "$py_ips" "${py_rss:-?}" "$ratio"
 done
 
-median=$(printf '%s\n' "${ratios[@]}" | sort -g | awk '
-	{ v[NR] = $1 }
-	END { if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }
-')
-echo "median go/pytorch ratio over $rounds rounds: $median"
+median() {
+	printf '%s\n' "$@" | sort -g | awk '
+		{ v[NR] = $1 }
+		END { if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }
+	'
+}
+echo "median go/pytorch ratio over $rounds rounds: $(median "${ratios[@]}")"
+if [[ -n $bf16 ]]; then
+	echo "median go/autocast ratio over $rounds rounds: $(median "${bf16_ratios[@]}")"
+fi

@@ -77,6 +77,8 @@ def main():
     p.add_argument("--lambda", dest="lam", type=float, default=0.1)
     p.add_argument("--alpha", type=float, default=0.5)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--autocast", action="store_true",
+                   help="run the forward pass under torch.autocast('cpu', dtype=torch.bfloat16)")
     args = p.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -93,7 +95,9 @@ def main():
 
     def step(i):
         x, y = batches[i % len(batches)]
-        feat, logits = model(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.autocast):
+            feat, logits = model(x)
+        feat, logits = feat.float(), logits.float()
         loss = F.cross_entropy(logits, y) + args.lam * center_loss(feat, centers, y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -113,6 +117,7 @@ def main():
     # ru_maxrss is in kilobytes on Linux.
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}, "
+          f"{'autocast bfloat16' if args.autocast else 'float32'}, "
           f"{args.steps} timed steps after {args.warmup}: {1000 * elapsed / args.steps:.1f} ms/step, "
           f"last loss {loss:.4f}", file=sys.stderr)
     print(f"pytorch images/s: {ips:.1f}")

@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -33,46 +34,57 @@ func mnistBatch(t *testing.T, n int) (*tensor.Dense, []int) {
 	return tensor.New(tensor.WithShape(n, 1, graph.Rows, graph.Cols), tensor.WithBacking(ds.Images(0, n))), labels
 }
 
-// step builds LeNet++ from cfg and runs one pass over the batch, with the
-// cost softmax cross-entropy + the sum of the features (so that the
-// features' gradient has a part of its own besides the classifier's). It
-// returns nil when cfg cannot be built here for want of oneDNN or of
-// bfloat16 units.
-func step(t *testing.T, cfg graph.Config, images *tensor.Dense, labels []int) *stepResult {
-	t.Helper()
+// build makes LeNet++ from cfg with the cost softmax cross-entropy + the
+// sum of the features (so that the features' gradient has a part of its
+// own besides the classifier's) and a machine that computes every
+// parameter's gradient. It returns a nil net when cfg cannot be built here
+// for want of oneDNN or of bfloat16 units.
+func build(tb testing.TB, cfg graph.Config, images *tensor.Dense, labels []int) (*graph.Net, *G.Node, G.VM) {
+	tb.Helper()
 	g := G.NewGraph()
 	net, err := graph.New(g, cfg)
 	if err != nil {
 		if cfg.Precision == graph.BF16 {
-			t.Logf("no bfloat16 network here: %v", err)
-			return nil
+			tb.Logf("no bfloat16 network here: %v", err)
+			return nil, nil, nil
 		}
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	if !cfg.Im2col && !strings.HasPrefix(net.Kernels(), "oneDNN ") {
-		t.Logf("oneDNN's primitives are not used here: %s", net.Kernels())
-		return nil
+		tb.Logf("oneDNN's primitives are not used here: %s", net.Kernels())
+		return nil, nil, nil
 	}
 	if err := G.Let(net.Input, images); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	y := G.NewVector(g, tensor.Int, G.WithShape(cfg.Batch), G.WithValue(tensor.New(tensor.WithBacking(labels))))
 	cost, err := graph.SoftmaxCrossEntropy(net.Logits, y)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	if cost, err = G.Add(cost, G.Must(G.Sum(net.Features))); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	if _, err := G.Grad(cost, net.Learnables()...); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	m := G.NewTapeMachine(g, G.BindDualValues(net.Learnables()...))
+	return net, cost, G.NewTapeMachine(g, G.BindDualValues(net.Learnables()...))
+}
+
+// step runs one pass of build's network over the batch; nil when it
+// cannot be built here.
+func step(t *testing.T, cfg graph.Config, images *tensor.Dense, labels []int) *stepResult {
+	t.Helper()
+	net, cost, m := build(t, cfg, images, labels)
+	if net == nil {
+		return nil
+	}
 	defer m.Close()
 	if err := m.RunAll(); err != nil {
 		t.Fatal(err)
 	}
 	r := &stepResult{net: net}
+	var err error
 	if r.cost, err = graph.Scalar(cost.Value()); err != nil {
 		t.Fatal(err)
 	}
@@ -84,6 +96,48 @@ func step(t *testing.T, cfg graph.Config, images *tensor.Dense, labels []int) *s
 		r.grads = append(r.grads, gv.(*tensor.Dense).Clone().(*tensor.Dense))
 	}
 	return r
+}
+
+// BenchmarkPass times one forward and backward pass of LeNet++ over 64
+// images on each set of kernels: oneDNN's primitives in float32 and in
+// bfloat16 (where the CPU has bfloat16 units), and the im2col kernels that
+// run where oneDNN 2.x is missing.
+func BenchmarkPass(b *testing.B) {
+	for _, k := range []struct {
+		name      string
+		im2col    bool
+		precision graph.Precision
+	}{{"oneDNN-f32", false, graph.F32}, {"oneDNN-bf16", false, graph.BF16}, {"im2col", true, graph.F32}} {
+		b.Run(k.name, func(b *testing.B) {
+			cfg := graph.DefaultConfig()
+			cfg.Im2col, cfg.Precision = k.im2col, k.precision
+			rng := rand.New(rand.NewPCG(1, 2))
+			pixels := make([]float32, cfg.Batch*graph.Rows*graph.Cols)
+			for i := range pixels {
+				pixels[i] = float32(rng.NormFloat64())
+			}
+			labels := make([]int, cfg.Batch)
+			for i := range labels {
+				labels[i] = rng.IntN(cfg.Classes)
+			}
+			images := tensor.New(tensor.WithShape(cfg.Batch, 1, graph.Rows, graph.Cols), tensor.WithBacking(pixels))
+			net, _, m := build(b, cfg, images, labels)
+			if net == nil {
+				b.Skip("not available here")
+			}
+			defer m.Close()
+			for i := 0; i <= b.N; i++ {
+				if i == 1 { // the first pass allocates the buffers
+					b.ResetTimer()
+				}
+				m.Reset()
+				if err := m.RunAll(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*cfg.Batch)/b.Elapsed().Seconds(), "images/s")
+		})
+	}
 }
 
 // compareSteps fails the test when two passes differ by more than tol
