@@ -13,6 +13,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/centerloss-go/centerloss/internal/blas"
 	"github.com/centerloss-go/centerloss/internal/onednn"
 )
 
@@ -36,9 +37,17 @@ var tagNames = map[onednn.Tag]string{
 	onednn.ABcd16b: "nChw16c", onednn.ABcd8b: "nChw8c", onednn.ACDB: "NHWC", onednn.ABCD: "NCHW",
 }
 
+// loadOneDNN opens oneDNN unless CENTERLOSS_BLAS keeps it out.
+func loadOneDNN() (*onednn.Library, error) {
+	if err := blas.OneDNNExcluded(); err != nil {
+		return nil, err
+	}
+	return onednn.Load()
+}
+
 // bf16Available reports why the trunk cannot run in bfloat16 here, or nil.
 func bf16Available() error {
-	lib, err := onednn.Load()
+	lib, err := loadOneDNN()
 	if err != nil {
 		return err
 	}
@@ -61,7 +70,7 @@ func newDNNLPlan(n int, bf16 bool) (*dnnlPlan, error) {
 			return nil, err
 		}
 	}
-	lib, err := onednn.Load()
+	lib, err := loadOneDNN()
 	if err != nil {
 		return nil, err
 	}

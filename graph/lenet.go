@@ -7,10 +7,17 @@
 // classifier D -> 10 without bias. The deep feature is the node center loss
 // is attached to; the logits feed softmax cross-entropy.
 //
-// The layers are custom gorgonia ops (Conv2d, PReLU, MaxPool2x2, Linear,
-// SoftmaxCrossEntropy) that reuse their buffers from step to step and split a
-// batch over the cores; Config.Stock builds the same network from
-// gorgonia's own ops instead, which the tests use as the reference.
+// The layers are custom gorgonia ops. Where oneDNN 2.x (libdnnl.so.2) is
+// installed, the six convolutions, their PReLUs and the three poolings of a
+// float32 network run as oneDNN primitives, created once per graph, on the
+// blocked layout oneDNN's convolutions prefer (nChw16c on AVX-512) from the
+// first convolution to the last pooling; Config.Precision BF16 runs them in
+// bfloat16. Elsewhere (float64, Config.Im2col, no oneDNN) this package's own
+// ops run: Conv2d (im2col and BLAS products), PReLU and MaxPool2x2, which
+// reuse their buffers from step to step and split a batch over the cores.
+// Linear and SoftmaxCrossEntropy are always this package's. Net.Kernels
+// says which ran. Config.Stock builds the same network from gorgonia's own
+// ops instead, which the tests use as the reference.
 package graph
 
 import (

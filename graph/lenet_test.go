@@ -248,3 +248,22 @@ func checkKernels(t *testing.T, net *Net) {
 		t.Errorf("the network runs on %s", net.Kernels())
 	}
 }
+
+// TestBLASEnvLeavesOneDNNOut: CENTERLOSS_BLAS=openblas keeps oneDNN out of
+// the process, so the network runs on the im2col kernels and says why, and
+// bf16, which needs oneDNN, is refused.
+func TestBLASEnvLeavesOneDNNOut(t *testing.T) {
+	t.Setenv("CENTERLOSS_BLAS", "openblas")
+	net, err := New(G.NewGraph(), DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := net.Kernels(); !strings.HasPrefix(k, "im2col") || !strings.Contains(k, "CENTERLOSS_BLAS=openblas leaves oneDNN out") {
+		t.Errorf("kernels %q", k)
+	}
+	cfg := DefaultConfig()
+	cfg.Precision = BF16
+	if _, err := New(G.NewGraph(), cfg); err == nil || !strings.Contains(err.Error(), "leaves oneDNN out") {
+		t.Errorf("bf16 without oneDNN: %v", err)
+	}
+}

@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/centerloss-go/centerloss/graph"
 )
 
 // TestRunResumeMatchesUninterrupted: a 2-epoch run, and a 1-epoch run
@@ -124,5 +128,43 @@ func TestRunResumeMatchesUninterrupted(t *testing.T) {
 		}
 	} else if sp.VerificationCorrect == nil || *sp.VerificationCorrect != want {
 		t.Errorf("verification of the pairs classified right: the run reported %+v, the checkpoint gives %+v", sp.VerificationCorrect, want)
+	}
+}
+
+// TestResumeInAnotherPrecision: a checkpoint holds no precision, so a run
+// trained in float32 resumes in bfloat16 (and the summary says so), and
+// -eval of the result runs in either.
+func TestResumeInAnotherPrecision(t *testing.T) {
+	if err := graph.BF16.Available(); err != nil {
+		t.Skipf("no bf16 here: %v", err)
+	}
+	out := t.TempDir()
+	o := Options{Hyper: DefaultHyper(), Epochs: 1, Out: out, TrainLimit: 192, TestLimit: 100}
+	o.Batch = 32
+	s1, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Epochs, o.Resume, o.Precision = 2, filepath.Join(out, CheckpointFile), graph.BF16
+	s2, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s1.Hyper.Precision != graph.F32 || !strings.Contains(s1.Kernels, "float32") {
+		t.Errorf("first run: precision %q, kernels %q", s1.Hyper.Precision, s1.Kernels)
+	}
+	if s2.Hyper.Precision != graph.BF16 || !strings.Contains(s2.Kernels, "bfloat16") || len(s2.History) != 2 {
+		t.Errorf("resumed run: precision %q, kernels %q, %d epochs", s2.Hyper.Precision, s2.Kernels, len(s2.History))
+	}
+	for _, p := range []graph.Precision{graph.F32, graph.BF16} {
+		e := Options{Out: t.TempDir(), TestLimit: 100}
+		e.Precision = p
+		r, _, err := Evaluate(e, o.Resume)
+		if err != nil {
+			t.Fatalf("-eval in %s: %v", p, err)
+		}
+		if math.Abs(r.Acc-s2.Final.TestAcc) > 0.05 {
+			t.Errorf("-eval in %s: test accuracy %.3f, the run ended at %.3f", p, r.Acc, s2.Final.TestAcc)
+		}
 	}
 }

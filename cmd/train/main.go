@@ -133,10 +133,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		var ie *train.InterruptedError
 		if errors.As(err, &ie) {
 			// The resumed run needs the same data, or its position in the
-			// epoch would not fit.
+			// epoch would not fit, and keeps the precision it was given.
 			resume := []string{"-resume", ie.Checkpoint, "-epochs", strconv.Itoa(o.Epochs), "-out", o.Out}
 			fs.Visit(func(f *flag.Flag) {
-				if f.Name == "data" || f.Name == "train-limit" || f.Name == "test-limit" {
+				if f.Name == "data" || f.Name == "train-limit" || f.Name == "test-limit" || f.Name == "precision" {
 					resume = append(resume, "-"+f.Name, f.Value.String())
 				}
 			})

@@ -188,6 +188,18 @@ func chooseDefault(env string) (*Implementation, error) {
 	return impl, err
 }
 
+// OneDNNExcluded returns why CENTERLOSS_BLAS keeps oneDNN out of the
+// process (it names a BLAS without oneDNN), or nil. Package graph then
+// does not run its primitives either.
+func OneDNNExcluded() error {
+	env := strings.TrimSpace(os.Getenv(EnvVar))
+	switch strings.ToLower(env) {
+	case "openblas", "gonum", "go", "purego", "pure-go", "none", "off":
+		return fmt.Errorf("%s=%s leaves oneDNN out", EnvVar, env)
+	}
+	return nil
+}
+
 // Hint returns one line for the user when [Default] runs its products in
 // pure Go, saying why and how to get OpenBLAS, and "" otherwise.
 func Hint() string {

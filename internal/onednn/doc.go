@@ -14,10 +14,15 @@
 // # Threads
 //
 // Debian's build runs its primitives on OpenMP (libgomp): each execution
-// spreads over OMP_NUM_THREADS threads, one per available core when the
-// variable is unset (libgomp reads it once, when the library is loaded).
-// Callers run one primitive at a time and let oneDNN use every core,
-// instead of splitting a batch over goroutines of their own.
+// spreads over OMP_NUM_THREADS threads, one per core the process may run on
+// when the variable is unset (libgomp reads it once, when the library is
+// loaded; taskset limits it). Every primitive of the process executes on
+// one locked OS thread, whatever goroutine asks: OpenMP keeps a team of
+// workers per calling thread, and teams on several threads would together
+// outnumber the cores and sleep between calls. Each primitive brings its
+// own scratchpad (oneDNN's default one is bound to the thread that created
+// the primitive). Callers run one primitive at a time and let oneDNN use
+// every core, instead of splitting a batch over goroutines of their own.
 //
 // # Layouts
 //

@@ -290,8 +290,7 @@ func (l *Library) Size(d *Desc) int {
 	return int(r)
 }
 
-// Engine is a CPU engine and a stream on it. Primitives executed on one
-// stream run one after the other; use one Engine per goroutine.
+// Engine is a CPU engine and a stream on it.
 type Engine struct {
 	l         *Library
 	eng, strm uintptr
