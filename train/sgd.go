@@ -3,7 +3,9 @@ package train
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"strings"
+	"sync"
 
 	"gorgonia.org/tensor"
 
@@ -84,19 +86,53 @@ func (s *SGD) Step() error {
 	return nil
 }
 
+// sgdStep updates one parameter, in chunks on all cores when it is large.
+// It checks the gradient before and the weights after the update; a
+// non-finite entry is reported by its index.
 func sgdStep[T graph.Float](w, g, v []T, lr, mom, decay float64) error {
+	if i := firstNonFinite(g); i >= 0 {
+		return fmt.Errorf("gradient entry %d is %v", i, g[i])
+	}
 	l, m, d := T(lr), T(mom), T(decay)
-	for i := range w {
-		gi := g[i]
-		if math.IsNaN(float64(gi)) || math.IsInf(float64(gi), 0) {
-			return fmt.Errorf("gradient entry %d is %v", i, gi)
-		}
-		v[i] = m*v[i] + l*(gi+d*w[i])
-		w[i] -= v[i]
-		g[i] = 0
-		if math.IsNaN(float64(w[i])) || math.IsInf(float64(w[i]), 0) {
-			return fmt.Errorf("weight entry %d became %v", i, w[i])
+	update := func(lo, hi int) {
+		w, g, v := w[lo:hi], g[lo:hi], v[lo:hi]
+		v, g = v[:len(w)], g[:len(w)] // lets the compiler drop the bounds checks
+		for i := range w {
+			v[i] = m*v[i] + l*(g[i]+d*w[i])
+			w[i] -= v[i]
+			g[i] = 0
 		}
 	}
+	p := runtime.GOMAXPROCS(0)
+	if len(w) < 1<<16 || p == 1 {
+		update(0, len(w))
+	} else {
+		var wg sync.WaitGroup
+		for k := range p {
+			wg.Go(func() { update(k*len(w)/p, (k+1)*len(w)/p) })
+		}
+		wg.Wait()
+	}
+	if i := firstNonFinite(w); i >= 0 {
+		return fmt.Errorf("weight entry %d became %v", i, w[i])
+	}
 	return nil
+}
+
+// firstNonFinite returns the index of the first NaN or infinite entry of x,
+// or -1.
+func firstNonFinite[T graph.Float](x []T) int {
+	var sum T
+	for _, v := range x {
+		sum += v - v // 0 for every finite v, NaN otherwise
+	}
+	if sum == 0 {
+		return -1
+	}
+	for i, v := range x {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return i
+		}
+	}
+	return -1
 }
