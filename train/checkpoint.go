@@ -37,6 +37,9 @@ import (
 //	                    "" for none); floats are written in the shortest form
 //	                    that reads back to the same float64; shift may be
 //	                    missing (checkpoints written before it), meaning 0
+//	epoch_loss_sum, epoch_softmax_sum, epoch_center_sum, epoch_correct, epoch_steps
+//	                    Trainer.Sums, the running sums of an epoch interrupted
+//	                    part-way; missing in older checkpoints, meaning none
 const CheckpointVersion = 1
 
 const (
@@ -88,9 +91,10 @@ type Checkpoint struct {
 	Hyper   Hyper        // hyperparameters of the run
 	Dtype   tensor.Dtype // tensor.Float32 or tensor.Float64
 	Classes int
-	Epoch   int     // epochs completed
-	Step    int     // steps completed
-	LR      float64 // learning rate of the next epoch, Hyper.LRAt(Epoch+1)
+	Epoch   int       // epochs completed
+	Step    int       // steps completed
+	LR      float64   // learning rate of the next epoch, Hyper.LRAt(Epoch+1)
+	Sums    EpochSums // of the epoch under way when Step is part-way through one
 
 	// Metadata is the file's __metadata__. When writing, the typed fields
 	// above replace the keys they own; other keys are kept as they are.
@@ -139,7 +143,7 @@ func (t *Trainer) Checkpoint() (*Checkpoint, error) {
 	h.LRSteps = slices.Clone(h.LRSteps)
 	c := &Checkpoint{
 		Version: CheckpointVersion, Hyper: h, Dtype: t.Dtype, Classes: t.Net.Classes,
-		Epoch: t.Epoch, Step: t.Step, LR: t.LRAt(t.Epoch + 1),
+		Epoch: t.Epoch, Step: t.Step, LR: t.LRAt(t.Epoch + 1), Sums: t.Sums,
 		Tensors: make(map[string]*Tensor),
 	}
 	add := func(name string, d *tensor.Dense) error {
@@ -320,7 +324,7 @@ func (t *Trainer) Restore(c *Checkpoint) error {
 			copy(d, c.Tensors[tg.name].Data.([]float64))
 		}
 	}
-	t.Epoch, t.Step = c.Epoch, c.Step
+	t.Epoch, t.Step, t.Sums = c.Epoch, c.Step, c.Sums
 	t.Solver.LR = t.LRAt(t.Epoch + 1)
 	return nil
 }
@@ -361,6 +365,11 @@ func (c *Checkpoint) metadata() map[string]string {
 		"lambda":             f(c.Hyper.Lambda),
 		"alpha":              f(c.Hyper.Alpha),
 		"shift":              strconv.Itoa(c.Hyper.Shift),
+		"epoch_loss_sum":     f(c.Sums.Loss),
+		"epoch_softmax_sum":  f(c.Sums.Softmax),
+		"epoch_center_sum":   f(c.Sums.Center),
+		"epoch_correct":      strconv.Itoa(c.Sums.Correct),
+		"epoch_steps":        strconv.Itoa(c.Sums.Steps),
 	} {
 		m[k] = v
 	}
@@ -787,6 +796,12 @@ func (c *Checkpoint) parseMetadata() error {
 	h.Shift = 0
 	if _, ok := m["shift"]; ok {
 		h.Shift = integer("shift", 0, maxShift)
+	}
+	c.Sums = EpochSums{}
+	if _, ok := m["epoch_steps"]; ok {
+		c.Sums = EpochSums{Loss: float("epoch_loss_sum"), Softmax: float("epoch_softmax_sum"),
+			Center: float("epoch_center_sum"), Correct: integer("epoch_correct", 0, math.MaxInt),
+			Steps: integer("epoch_steps", 0, math.MaxInt)}
 	}
 	h.LRSteps = nil
 	if s, ok := get("lr_steps"); ok && s != "" {

@@ -162,6 +162,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 				"seed":       strconv.FormatUint(0xdeadbeefcafef00d, 10), "batch": "2", "dim": "3", "lr": "0.0123", "lr_steps": "3,5,8",
 				"lr_gamma": "0.3333333333333333", "momentum": "0.9", "weight_decay": "0.0005",
 				"lambda": "0.30000000000000004", "alpha": "0.5", "shift": "2",
+				"epoch_loss_sum": "0", "epoch_softmax_sum": "0", "epoch_center_sum": "0", "epoch_correct": "0", "epoch_steps": "0",
 			}
 			for k, v := range wantMeta {
 				if c.Metadata[k] != v {

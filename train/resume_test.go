@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"gorgonia.org/tensor"
+
 	"github.com/centerloss-go/centerloss/graph"
 )
 
@@ -166,5 +168,67 @@ func TestResumeInAnotherPrecision(t *testing.T) {
 		if math.Abs(r.Acc-s2.Final.TestAcc) > 0.05 {
 			t.Errorf("-eval in %s: test accuracy %.3f, the run ended at %.3f", p, r.Acc, s2.Final.TestAcc)
 		}
+	}
+}
+
+// TestInterruptedEpochReportsAllSteps: an epoch interrupted part-way, saved,
+// loaded and finished reports the same means (losses and training
+// accuracy) as the same epoch run without a stop, and the checkpoint of an
+// epoch's end carries no sums into the next.
+func TestInterruptedEpochReportsAllSteps(t *testing.T) {
+	ds, err := LoadMNIST("", "train", 320)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := DefaultHyper()
+	h.Batch = 32
+	whole, err := NewTrainer(h, tensor.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer whole.Close()
+	want, err := whole.TrainEpoch(context.Background(), ds, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	part, err := NewTrainer(h, tensor.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer part.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := part.TrainEpoch(ctx, ds, func(step, _ int, _ StepResult) {
+		if step == 4 {
+			cancel()
+		}
+	}); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("interrupted epoch: %v", err)
+	}
+	path := filepath.Join(t.TempDir(), CheckpointFile)
+	if err := SaveCheckpoint(path, part); err != nil {
+		t.Fatal(err)
+	}
+	resumed, err := LoadCheckpoint(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resumed.Close()
+	if resumed.Sums != part.Sums || resumed.Sums.Steps != 4 {
+		t.Fatalf("sums after loading %+v, saved %+v", resumed.Sums, part.Sums)
+	}
+	got, err := resumed.TrainEpoch(context.Background(), ds, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Loss != want.Loss || got.Softmax != want.Softmax || got.Center != want.Center || got.Acc != want.Acc {
+		t.Errorf("resumed epoch %+v, uninterrupted %+v", got, want)
+	}
+	if got.Images != 6*32 || want.Images != 10*32 {
+		t.Errorf("images trained by the calls: %d and %d, want 192 and 320", got.Images, want.Images)
+	}
+	if resumed.Sums != (EpochSums{}) {
+		t.Errorf("sums after the epoch's end %+v, want none", resumed.Sums)
 	}
 }

@@ -98,6 +98,10 @@ type Trainer struct {
 	Solver  *SGD
 	Epoch   int // epochs completed
 	Step    int // steps completed
+	// Sums are the running sums of the epoch under way; a checkpoint keeps
+	// them, so that an epoch interrupted and resumed reports the means of
+	// all its steps.
+	Sums EpochSums
 
 	vm                   G.VM
 	input, labels        *tensor.Dense
@@ -299,9 +303,16 @@ func Shuffle(seed uint64, epoch, n int) []int {
 
 // EpochResult sums the steps of one epoch.
 type EpochResult struct {
-	Loss, Softmax, Center float64 // means over the steps
-	Acc                   float64 // running training accuracy
-	Images                int
+	Loss, Softmax, Center float64 // means over the epoch's steps
+	Acc                   float64 // running training accuracy over the epoch
+	Images                int     // images trained on by this call (fewer in a resumed epoch)
+}
+
+// EpochSums are the sums over the steps of an epoch so far.
+type EpochSums struct {
+	Loss, Softmax, Center float64 // of the steps' losses
+	Correct               int     // training images classified correctly
+	Steps                 int     // steps summed
 }
 
 // ErrInterrupted is returned by TrainEpoch when its context is cancelled;
@@ -331,7 +342,9 @@ func (t *Trainer) TrainEpoch(ctx context.Context, ds *Dataset, progress func(ste
 	images := make([]float32, t.Batch*px)
 	labels := make([]int, t.Batch)
 	var shifts rand.PCG
-	correct := 0
+	if done == 0 {
+		t.Sums = EpochSums{}
+	}
 	for s := done; s < steps; s++ {
 		if err := ctx.Err(); err != nil {
 			return e, fmt.Errorf("%w at epoch %d, step %d", ErrInterrupted, t.Epoch+1, t.Step)
@@ -353,20 +366,22 @@ func (t *Trainer) TrainEpoch(ctx context.Context, ds *Dataset, progress func(ste
 		if err != nil {
 			return e, err
 		}
-		e.Loss += r.Loss
-		e.Softmax += r.Softmax
-		e.Center += r.Center
-		correct += r.Correct
+		t.Sums.Loss += r.Loss
+		t.Sums.Softmax += r.Softmax
+		t.Sums.Center += r.Center
+		t.Sums.Correct += r.Correct
+		t.Sums.Steps++
 		e.Images += t.Batch
 		if progress != nil {
 			progress(s+1, steps, r)
 		}
 	}
-	n := float64(steps - done)
-	e.Loss /= n
-	e.Softmax /= n
-	e.Center /= n
-	e.Acc = float64(correct) / float64(e.Images)
+	// Means over every step of the epoch, those before a resume included
+	// (only those after it when resumed from a checkpoint without sums).
+	n := float64(t.Sums.Steps)
+	e.Loss, e.Softmax, e.Center = t.Sums.Loss/n, t.Sums.Softmax/n, t.Sums.Center/n
+	e.Acc = float64(t.Sums.Correct) / (n * float64(t.Batch))
+	t.Sums = EpochSums{}
 	t.Epoch++
 	return e, nil
 }

@@ -57,12 +57,8 @@ func TestKillLeavesLoadableCheckpoint(t *testing.T) {
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
 
-	epoch, size := 0, int64(-1)
+	epoch := 0
 	for round := range 3 {
-		// Fixed -lr and -lr-steps: the checkpoint's metadata, and so its
-		// size, must not move with the defaults or with a rate step that
-		// the rounds reach (the header is padded to 8 bytes, and current_lr
-		// is written in its shortest form: 0.0001 is 0.00010000000000000002).
 		args := append([]string{"-batch", "32", "-epochs", "50", "-lr", "0.01", "-lr-steps", "45"}, data...)
 		if round > 0 {
 			args = append([]string{"-resume", ckpt, "-epochs", "50"}, data...)
@@ -85,15 +81,8 @@ func TestKillLeavesLoadableCheckpoint(t *testing.T) {
 			t.Fatalf("round %d: the process ended by itself (%v) before it was killed; stderr:\n%s", round, cmd.ProcessState, stderr)
 		}
 
-		fi, err := os.Stat(ckpt)
-		if err != nil {
-			t.Fatalf("round %d: %v", round, err)
-		}
-		if size < 0 {
-			size = fi.Size()
-		} else if fi.Size() != size {
-			t.Errorf("round %d: checkpoint has %d bytes, earlier ones %d", round, fi.Size(), size)
-		}
+		// loadCheckpoint reads the whole file and checks every tensor's
+		// extent, so a torn file fails here.
 		e, s := loadCheckpoint(t, ckpt)
 		t.Logf("round %d: killed with the checkpoint at epoch %d, step %d", round, e, s)
 		if e < max(epoch, 1) || s != e*(128/32) {
