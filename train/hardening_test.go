@@ -155,7 +155,6 @@ func TestDivergedStepChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tr.Close()
-	const px = graph.Rows * graph.Cols
 	for i := 0; i < 2; i++ {
 		if _, err := tr.TrainStep(ds.Images(2*i, 2*(i+1)), ds.Labels[2*i:2*(i+1)]); err != nil {
 			t.Fatal(err)
@@ -341,7 +340,6 @@ func BenchmarkLongRunHeap(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	const px = graph.Rows * graph.Cols
 	batches := trainSet.N / h.Batch
 	step := func(i int) {
 		lo := (i % batches) * h.Batch

@@ -188,7 +188,6 @@ func TestEvaluateLeavesTrainingAlone(t *testing.T) {
 	}
 	h := DefaultHyper()
 	h.Batch = 8
-	const px = graph.Rows * graph.Cols
 	run := func(evaluate bool) StepResult {
 		tr, err := NewTrainer(h, tensor.Float64)
 		if err != nil {

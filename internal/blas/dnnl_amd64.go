@@ -52,12 +52,14 @@ var callPool = sync.Pool{New: func() any { return new(sgemmCall) }}
 // primitives internal/onednn runs, which shares the library loaded there.
 func fastNames() []string { return []string{"libdnnl.so.2", "libdnnl.so.3"} }
 
-// dnnlVersion mirrors oneDNN's dnnl_version_t.
+// dnnlVersion mirrors oneDNN's dnnl_version_t, field for field.
 type dnnlVersion struct {
 	major, minor, patch int32
-	hash                *byte
-	cpuRuntime          uint32
-	gpuRuntime          uint32
+	//lint:ignore U1000 mirrors the C struct, which places cpuRuntime after it
+	hash       *byte
+	cpuRuntime uint32
+	//lint:ignore U1000 mirrors the C struct
+	gpuRuntime uint32
 }
 
 const dnnlRuntimeOMP = 2 // DNNL_RUNTIME_OMP

@@ -342,7 +342,6 @@ type Primitive struct {
 	scratch []byte // the primitive's scratchpad, nil when it needs none
 	mems    map[int]*memory
 	argv    []execArg
-	handle  [1]uintptr
 }
 
 type memory struct {
