@@ -22,26 +22,31 @@ func Conv2d(x, w, b *G.Node, pad int) (*G.Node, error) {
 	if pad < 0 {
 		return nil, fmt.Errorf("Conv2d: negative padding %d", pad)
 	}
-	return conv2d(x, w, b, pad, true)
+	return conv2d(x, w, b, pad, true, new(convWork))
 }
 
-// conv2d is Conv2d, optionally without a gradient for x: LeNet++'s images
-// need none, and it would be the costliest product of the first layer.
-func conv2d(x, w, b *G.Node, pad int, inputGrad bool) (*G.Node, error) {
-	return G.ApplyOp(&convOp{k: w.Shape()[2], pad: pad, inputGrad: inputGrad}, x, w, b)
+// conv2d is Conv2d, optionally without a gradient for x (LeNet++'s images
+// need none, and it would be the costliest product of the first layer),
+// with its working memory in work.
+func conv2d(x, w, b *G.Node, pad int, inputGrad bool, work *convWork) (*G.Node, error) {
+	return G.ApplyOp(&convOp{k: w.Shape()[2], pad: pad, inputGrad: inputGrad, work: work}, x, w, b)
 }
 
 type convOp struct {
 	opBase
 	k, pad    int
 	inputGrad bool // whether to differentiate with respect to x
+	work      *convWork
 	out       buffer
 }
 
-// convWork is the working memory of every convolution op: the patch
-// matrices are the largest buffers of a step, and ops of a machine run one
-// at a time, so sharing them saves most of the memory they would take.
-var convWork struct {
+// convWork is the working memory of the convolutions of one network and
+// their gradients: the patch matrices are the largest buffers of a step,
+// and the ops of a machine run one at a time, so sharing them saves most
+// of the memory they would take. Each network has its own, so networks in
+// different goroutines do not wait for each other; the lock guards against
+// one network run by two machines at once.
+type convWork struct {
 	sync.Mutex
 	cols, parts scratch
 }
@@ -119,12 +124,12 @@ func (op *convOp) Do(in ...G.Value) (G.Value, error) {
 	}
 	n := x.Shape()[0]
 	y := op.out.get(x.Dtype(), n, g.co, g.oh, g.ow)
-	convWork.Lock()
-	defer convWork.Unlock()
+	op.work.Lock()
+	defer op.work.Unlock()
 	if x.Dtype() == tensor.Float32 {
-		convForward[float32](g, n, data[float32](x), data[float32](w), data[float32](b), data[float32](y), &convWork.cols)
+		convForward[float32](g, n, data[float32](x), data[float32](w), data[float32](b), data[float32](y), &op.work.cols)
 	} else {
-		convForward[float64](g, n, data[float64](x), data[float64](w), data[float64](b), data[float64](y), &convWork.cols)
+		convForward[float64](g, n, data[float64](x), data[float64](w), data[float64](b), data[float64](y), &op.work.cols)
 	}
 	return y, nil
 }
@@ -195,11 +200,11 @@ func (op *convOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	var dx *G.Node
 	if op.inputGrad {
 		var err error
-		if dx, err = G.ApplyOp(&convGradInput{k: op.k, pad: op.pad}, x, w, grad); err != nil {
+		if dx, err = G.ApplyOp(&convGradInput{k: op.k, pad: op.pad, work: op.work}, x, w, grad); err != nil {
 			return nil, err
 		}
 	}
-	dw, err := G.ApplyOp(&convGradFilter{k: op.k, pad: op.pad}, x, grad)
+	dw, err := G.ApplyOp(&convGradFilter{k: op.k, pad: op.pad, work: op.work}, x, grad)
 	if err != nil {
 		return nil, err
 	}
@@ -214,6 +219,7 @@ func (op *convOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 type convGradInput struct {
 	opBase
 	k, pad int
+	work   *convWork
 	out    buffer
 }
 
@@ -245,12 +251,12 @@ func (op *convGradInput) Do(in ...G.Value) (G.Value, error) {
 	}
 	n := x.Shape()[0]
 	dx := op.out.get(x.Dtype(), x.Shape()...)
-	convWork.Lock()
-	defer convWork.Unlock()
+	op.work.Lock()
+	defer op.work.Unlock()
 	if x.Dtype() == tensor.Float32 {
-		convBackwardData[float32](g, n, data[float32](w), data[float32](dy), data[float32](dx), &convWork.cols)
+		convBackwardData[float32](g, n, data[float32](w), data[float32](dy), data[float32](dx), &op.work.cols)
 	} else {
-		convBackwardData[float64](g, n, data[float64](w), data[float64](dy), data[float64](dx), &convWork.cols)
+		convBackwardData[float64](g, n, data[float64](w), data[float64](dy), data[float64](dx), &op.work.cols)
 	}
 	return dx, nil
 }
@@ -305,6 +311,7 @@ func convGradArgs(op fmt.Stringer, k, pad int, xv, wv, dyv G.Value) (x, w, dy *t
 type convGradFilter struct {
 	opBase
 	k, pad int
+	work   *convWork
 	out    buffer
 }
 
@@ -357,12 +364,12 @@ func (op *convGradFilter) Do(in ...G.Value) (G.Value, error) {
 		return nil, fmt.Errorf("%v: output gradient has shape %v, want %v", op, dy.Shape(), tensor.Shape{xs[0], g.co, g.oh, g.ow})
 	}
 	dw := op.out.get(x.Dtype(), g.co, g.c, g.k, g.k)
-	convWork.Lock()
-	defer convWork.Unlock()
+	op.work.Lock()
+	defer op.work.Unlock()
 	if x.Dtype() == tensor.Float32 {
-		convBackwardFilter[float32](g, xs[0], data[float32](x), data[float32](dy), data[float32](dw), &convWork.cols, &convWork.parts)
+		convBackwardFilter[float32](g, xs[0], data[float32](x), data[float32](dy), data[float32](dw), &op.work.cols, &op.work.parts)
 	} else {
-		convBackwardFilter[float64](g, xs[0], data[float64](x), data[float64](dy), data[float64](dw), &convWork.cols, &convWork.parts)
+		convBackwardFilter[float64](g, xs[0], data[float64](x), data[float64](dy), data[float64](dw), &op.work.cols, &op.work.parts)
 	}
 	return dw, nil
 }

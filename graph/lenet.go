@@ -118,6 +118,10 @@ type Param struct {
 	// is PyTorch's too: conv weights (out, in, 5, 5), linear weights (out, in).
 	Name string
 	Node *G.Node
+	// Decay says whether L2 weight decay belongs on the parameter: true
+	// for the convolution and linear weights, false for biases and PReLU
+	// slopes (decaying a slope would pull its PReLU toward a plain ReLU).
+	Decay bool
 }
 
 // Net is LeNet++ in a gorgonia graph.
@@ -261,18 +265,23 @@ type layers struct {
 
 func build(g *G.ExprGraph, cfg Config, values map[string]*tensor.Dense) (*Net, error) {
 	net := &Net{Config: cfg}
+	decays := make(map[string]bool)
+	for _, s := range specs(cfg) {
+		decays[s.name] = s.init == initXavier // the weights, not biases or slopes
+	}
 	param := func(name string) (*G.Node, error) {
 		t, ok := values[name]
 		if !ok {
 			return nil, fmt.Errorf("graph: no value for parameter %s", name)
 		}
 		n := G.NewTensor(g, cfg.Dtype, t.Dims(), G.WithShape(t.Shape()...), G.WithName(name), G.WithValue(t))
-		net.Params = append(net.Params, Param{Name: name, Node: n})
+		net.Params = append(net.Params, Param{Name: name, Node: n, Decay: decays[name]})
 		return n, nil
 	}
+	work := new(convWork) // shared by this network's convolutions
 	ly := layers{
 		conv: func(x, w, b *G.Node) (*G.Node, error) {
-			return conv2d(x, w, b, 2, x != net.Input)
+			return conv2d(x, w, b, 2, x != net.Input, work)
 		},
 		prelu: PReLU,
 		pool:  MaxPool2x2,

@@ -267,3 +267,21 @@ func TestBLASEnvLeavesOneDNNOut(t *testing.T) {
 		t.Errorf("bf16 without oneDNN: %v", err)
 	}
 }
+
+// TestParamDecay: weight decay belongs on the convolution and linear
+// weights, never on biases or PReLU slopes.
+func TestParamDecay(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.ClassifierBias = true
+	net, err := New(G.NewGraph(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range net.Params {
+		want := strings.HasPrefix(p.Name, "conv") && strings.HasSuffix(p.Name, ".weight") ||
+			p.Name == "fc1.weight" || p.Name == "fc2.weight"
+		if p.Decay != want {
+			t.Errorf("%s: Decay %v, want %v", p.Name, p.Decay, want)
+		}
+	}
+}

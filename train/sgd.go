@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"strings"
 	"sync"
 
 	"gorgonia.org/tensor"
@@ -18,9 +17,9 @@ import (
 //	v ← momentum·v + lr·(g + decay·w);  w ← w − v
 //
 // gorgonia's Momentum solver adds the decay to the velocity instead of the
-// gradient, so it is not used. Decay applies to the convolution and linear
-// weights only, not to biases or PReLU slopes (decaying the slopes would pull
-// every PReLU toward a plain ReLU).
+// gradient, so it is not used. Decay applies to the parameters whose
+// graph.Param.Decay is set: the convolution and linear weights, not biases
+// or PReLU slopes.
 type SGD struct {
 	LR, Momentum, Decay float64
 	params              []sgdParam
@@ -28,7 +27,6 @@ type SGD struct {
 
 type sgdParam struct {
 	graph.Param
-	decay    bool
 	velocity *tensor.Dense
 }
 
@@ -37,8 +35,7 @@ func NewSGD(params []graph.Param, lr, momentum, decay float64) *SGD {
 	s := &SGD{LR: lr, Momentum: momentum, Decay: decay}
 	for _, p := range params {
 		v := tensor.New(tensor.Of(p.Node.Dtype()), tensor.WithShape(p.Node.Shape()...))
-		decays := strings.HasSuffix(p.Name, ".weight") && !strings.HasPrefix(p.Name, "prelu")
-		s.params = append(s.params, sgdParam{Param: p, decay: decays, velocity: v})
+		s.params = append(s.params, sgdParam{Param: p, velocity: v})
 	}
 	return s
 }
@@ -69,7 +66,7 @@ func (s *SGD) Step() error {
 			return fmt.Errorf("sgd: %s is not a dense tensor", p.Name)
 		}
 		decay := 0.0
-		if p.decay {
+		if p.Decay {
 			decay = s.Decay
 		}
 		// Float32s and Float64s, unlike Data, do not allocate.

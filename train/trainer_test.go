@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
@@ -34,7 +36,7 @@ func TestSGDStep(t *testing.T) {
 	if err := m.RunAll(); err != nil {
 		t.Fatal(err)
 	}
-	s := NewSGD([]graph.Param{{Name: "fc1.weight", Node: w}, {Name: "fc1.bias", Node: b}}, 0.1, 0.9, 0.01)
+	s := NewSGD([]graph.Param{{Name: "fc1.weight", Node: w, Decay: true}, {Name: "fc1.bias", Node: b}}, 0.1, 0.9, 0.01)
 	copy(s.Velocity("fc1.weight").Data().([]float64), []float64{1, 1})
 	copy(s.Velocity("fc1.bias").Data().([]float64), []float64{1, 1})
 	if err := s.Step(); err != nil {
@@ -238,4 +240,70 @@ func TestDivergenceIsReported(t *testing.T) {
 	if !strings.Contains(err.Error(), "epoch") || !strings.Contains(err.Error(), "step") {
 		t.Errorf("error %q should name the epoch and step", err)
 	}
+}
+
+// TestConcurrentTrainersMatchSequential trains two networks at once in one
+// process, each in its own goroutine, and checks that both end with exactly
+// the weights they reach when trained one after the other: networks share
+// no working memory.
+func TestConcurrentTrainersMatchSequential(t *testing.T) {
+	ds, err := LoadMNIST("", "train", 128)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hypers := []Hyper{DefaultHyper(), DefaultHyper()}
+	hypers[0].Batch, hypers[1].Batch, hypers[1].Seed = 32, 32, 7
+	for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
+		train := func(h Hyper) ([]float64, error) {
+			tr, err := NewTrainer(h, dt)
+			if err != nil {
+				return nil, err
+			}
+			defer tr.Close()
+			if _, err := tr.TrainEpoch(context.Background(), ds, nil); err != nil {
+				return nil, err
+			}
+			var w []float64
+			for _, p := range tr.Net.Params {
+				w = append(w, tensorValues(p.Node.Value())...)
+			}
+			return w, nil
+		}
+		var seq [2][]float64
+		for i, h := range hypers {
+			if seq[i], err = train(h); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var conc [2][]float64
+		var errs [2]error
+		var wg sync.WaitGroup
+		for i, h := range hypers {
+			wg.Go(func() { conc[i], errs[i] = train(h) })
+		}
+		wg.Wait()
+		for i := range hypers {
+			if errs[i] != nil {
+				t.Fatal(errs[i])
+			}
+			if !slices.Equal(seq[i], conc[i]) {
+				t.Errorf("%v, network %d: the weights trained concurrently differ from those trained alone", dt, i)
+			}
+		}
+	}
+}
+
+// tensorValues returns a float tensor's entries as float64s.
+func tensorValues(v any) []float64 {
+	switch d := v.(*tensor.Dense).Data().(type) {
+	case []float32:
+		out := make([]float64, len(d))
+		for i, x := range d {
+			out[i] = float64(x)
+		}
+		return out
+	case []float64:
+		return slices.Clone(d)
+	}
+	return nil
 }
