@@ -43,6 +43,7 @@ const (
 	FeaturesNPY    = "features_test.npy"      // the same, (N, D) float32
 	LabelsNPY      = "labels_test.npy"        // (N,) int64
 	PlotsDir       = "plots"                  // test_epoch_NNN.png and train_epoch_NNN.png
+	CurvesFile     = "curves.png"             // losses, accuracies, intra and inter against the epoch
 )
 
 // trainPlotImages is how many training images the per-epoch training plot shows.
@@ -253,6 +254,13 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		}
 		history = append(history, m)
 		if err := writeMetrics(filepath.Join(o.Out, MetricsFile), history); err != nil {
+			return nil, err
+		}
+		curves, err := CurvesPlot(history)
+		if err != nil {
+			return nil, err
+		}
+		if err := writeFile(filepath.Join(o.Out, CurvesFile), curves); err != nil {
 			return nil, err
 		}
 		if err := SaveCheckpoint(checkpoint, t); err != nil {
