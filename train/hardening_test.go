@@ -18,58 +18,62 @@ import (
 	"github.com/centerloss-go/centerloss/graph"
 )
 
-// TestOptionsValidateNamesFlags: each option out of range is reported with
-// the name of its flag first.
-func TestOptionsValidateNamesFlags(t *testing.T) {
-	for flag, mod := range map[string]func(*Options){
-		"-epochs":       func(o *Options) { o.Epochs = 0 },
-		"-train-limit":  func(o *Options) { o.TrainLimit = -1 },
-		"-test-limit":   func(o *Options) { o.TestLimit = -1 },
-		"-out":          func(o *Options) { o.Out = "" },
-		"-batch":        func(o *Options) { o.Batch = 0 },
-		"-lr":           func(o *Options) { o.LR = math.NaN() },
-		"-lr-steps":     func(o *Options) { o.LRSteps = []int{0} },
-		"-lr-gamma":     func(o *Options) { o.LRGamma = -1 },
-		"-momentum":     func(o *Options) { o.Momentum = -0.5 },
-		"-weight-decay": func(o *Options) { o.WeightDecay = -1 },
-		"-lambda":       func(o *Options) { o.Lambda = math.Inf(1) },
-		"-alpha":        func(o *Options) { o.Alpha = 1.01 },
-		"-dim":          func(o *Options) { o.Dim = 0 },
-		"-shift":        func(o *Options) { o.Shift = -1 },
+// TestOptionsValidateNamesOptions: each option out of range is reported as
+// a *UsageError naming its field, first in the message.
+func TestOptionsValidateNamesOptions(t *testing.T) {
+	for _, c := range []struct {
+		option string
+		mod    func(*Options)
+	}{
+		{"Epochs", func(o *Options) { o.Epochs = 0 }},
+		{"TrainLimit", func(o *Options) { o.TrainLimit = -1 }},
+		{"TestLimit", func(o *Options) { o.TestLimit = -1 }},
+		{"Out", func(o *Options) { o.Out = "" }},
+		{"Batch", func(o *Options) { o.Batch = 0 }},
+		{"LR", func(o *Options) { o.LR = math.NaN() }},
+		{"LRSteps", func(o *Options) { o.LRSteps = []int{0} }},
+		{"LRGamma", func(o *Options) { o.LRGamma = -1 }},
+		{"Momentum", func(o *Options) { o.Momentum = -0.5 }},
+		{"WeightDecay", func(o *Options) { o.WeightDecay = -1 }},
+		{"Lambda", func(o *Options) { o.Lambda = math.Inf(1) }},
+		{"Alpha", func(o *Options) { o.Alpha = 1.01 }},
+		{"Dim", func(o *Options) { o.Dim = 0 }},
+		{"Shift", func(o *Options) { o.Shift = -1 }},
 	} {
 		o := Options{Hyper: DefaultHyper(), Epochs: 1, Out: "out"}
 		if err := o.Validate(); err != nil {
 			t.Fatalf("defaults: %v", err)
 		}
-		mod(&o)
+		c.mod(&o)
 		err := o.Validate()
-		if err == nil || !strings.HasPrefix(err.Error(), flag+" ") && !strings.HasPrefix(err.Error(), flag+":") {
-			t.Errorf("%s: error %v should start with the flag", flag, err)
+		var ue *UsageError
+		if !errors.As(err, &ue) || ue.Option != c.option || !strings.HasPrefix(err.Error(), c.option+" ") && !strings.HasPrefix(err.Error(), c.option+":") {
+			t.Errorf("%s: error %v should be a usage error naming the option first", c.option, err)
 		}
 	}
 }
 
 // TestRunLimitBeyondDataIsUsageError: a limit larger than the set is a
-// *UsageError naming the flag (the command maps it to status 2), found
-// before any training.
+// *UsageError naming the option (the command maps it to its flag and status
+// 2), found before any training.
 func TestRunLimitBeyondDataIsUsageError(t *testing.T) {
 	h := DefaultHyper()
 	h.Batch = 32
 	for _, c := range []struct {
 		train, test int
-		flag        string
-	}{{70000, 100, "-train-limit"}, {60001, 100, "-train-limit"}, {128, 20000, "-test-limit"}, {128, 10001, "-test-limit"}} {
+		option      string
+	}{{70000, 100, "TrainLimit"}, {60001, 100, "TrainLimit"}, {128, 20000, "TestLimit"}, {128, 10001, "TestLimit"}} {
 		_, err := Run(context.Background(), Options{Hyper: h, Epochs: 1, TrainLimit: c.train, TestLimit: c.test, Out: t.TempDir()})
 		var ue *UsageError
 		var le *LimitError
-		if !errors.As(err, &ue) || ue.Flag != c.flag || !errors.As(err, &le) {
-			t.Errorf("limits %d/%d: error %v, want a usage error for %s", c.train, c.test, err, c.flag)
+		if !errors.As(err, &ue) || ue.Option != c.option || !errors.As(err, &le) {
+			t.Errorf("limits %d/%d: error %v, want a usage error for %s", c.train, c.test, err, c.option)
 		}
 	}
 	_, _, err := Evaluate(Options{TestLimit: 10001, Out: t.TempDir()}, filepath.Join(t.TempDir(), "none.safetensors"))
 	var ue *UsageError
-	if !errors.As(err, &ue) || ue.Flag != "-test-limit" {
-		t.Errorf("evaluate: error %v, want a usage error for -test-limit", err)
+	if !errors.As(err, &ue) || ue.Option != "TestLimit" {
+		t.Errorf("evaluate: error %v, want a usage error for TestLimit", err)
 	}
 }
 

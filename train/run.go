@@ -94,51 +94,51 @@ type Summary struct {
 	FeatureScores
 }
 
-// Validate reports the first option out of range, naming it as the
-// trainer's flag does.
+// Validate reports the first option out of range as a *UsageError naming
+// its field.
 func (o Options) Validate() error {
 	if o.Epochs < 1 {
-		return fmt.Errorf("-epochs %d: must be at least 1", o.Epochs)
+		return &UsageError{Option: "Epochs", Value: strconv.Itoa(o.Epochs), Err: errors.New("must be at least 1")}
 	}
 	if o.TrainLimit < 0 {
-		return fmt.Errorf("-train-limit %d: must be at least 0", o.TrainLimit)
+		return &UsageError{Option: "TrainLimit", Value: strconv.Itoa(o.TrainLimit), Err: errors.New("must be at least 0")}
 	}
 	if o.TestLimit < 0 {
-		return fmt.Errorf("-test-limit %d: must be at least 0", o.TestLimit)
+		return &UsageError{Option: "TestLimit", Value: strconv.Itoa(o.TestLimit), Err: errors.New("must be at least 0")}
 	}
 	if o.Out == "" {
-		return errors.New("-out: an output folder is needed")
+		return &UsageError{Option: "Out", Err: errors.New("an output folder is needed")}
 	}
 	if o.Resume != "" {
 		return nil // the checkpoint brings its hyperparameters
 	}
-	// Check each hyperparameter alone so that the error names its flag.
+	// Check each hyperparameter alone so that the error names its field.
 	for _, f := range []struct {
-		flag string
-		set  func(*Hyper)
+		field string
+		set   func(*Hyper)
 	}{
-		{"-batch", func(h *Hyper) { h.Batch = o.Batch }},
-		{"-lr", func(h *Hyper) { h.LR = o.LR }},
-		{"-lr-steps", func(h *Hyper) { h.LRSteps = o.LRSteps }},
-		{"-lr-gamma", func(h *Hyper) { h.LRGamma = o.LRGamma }},
-		{"-momentum", func(h *Hyper) { h.Momentum = o.Momentum }},
-		{"-weight-decay", func(h *Hyper) { h.WeightDecay = o.WeightDecay }},
-		{"-lambda", func(h *Hyper) { h.Lambda = o.Lambda }},
-		{"-alpha", func(h *Hyper) { h.Alpha = o.Alpha }},
-		{"-dim", func(h *Hyper) { h.Dim = o.Dim }},
-		{"-shift", func(h *Hyper) { h.Shift = o.Shift }},
+		{"Batch", func(h *Hyper) { h.Batch = o.Batch }},
+		{"LR", func(h *Hyper) { h.LR = o.LR }},
+		{"LRSteps", func(h *Hyper) { h.LRSteps = o.LRSteps }},
+		{"LRGamma", func(h *Hyper) { h.LRGamma = o.LRGamma }},
+		{"Momentum", func(h *Hyper) { h.Momentum = o.Momentum }},
+		{"WeightDecay", func(h *Hyper) { h.WeightDecay = o.WeightDecay }},
+		{"Lambda", func(h *Hyper) { h.Lambda = o.Lambda }},
+		{"Alpha", func(h *Hyper) { h.Alpha = o.Alpha }},
+		{"Dim", func(h *Hyper) { h.Dim = o.Dim }},
+		{"Shift", func(h *Hyper) { h.Shift = o.Shift }},
 	} {
 		h := DefaultHyper()
 		f.set(&h)
 		if err := h.Validate(); err != nil {
-			return fmt.Errorf("%s: %w", f.flag, err)
+			return &UsageError{Option: f.field, Err: err}
 		}
 	}
 	return o.Hyper.Validate()
 }
 
 // prepareOut creates the output folder and proves it writable, so that a
-// bad -out fails now rather than after the first epoch.
+// bad output folder fails now rather than after the first epoch.
 func prepareOut(dir string) error {
 	if err := os.MkdirAll(filepath.Join(dir, PlotsDir), 0o755); err != nil {
 		return fmt.Errorf("output folder %s: %w", dir, err)
@@ -177,11 +177,11 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 	trainSet, err := LoadMNIST(o.DataDir, "train", o.TrainLimit)
 	if err != nil {
-		return nil, limitUsage("-train-limit", err)
+		return nil, limitUsage("TrainLimit", err)
 	}
 	testSet, err := LoadMNIST(o.DataDir, "test", o.TestLimit)
 	if err != nil {
-		return nil, limitUsage("-test-limit", err)
+		return nil, limitUsage("TestLimit", err)
 	}
 	impl := blas.Default()
 	fmt.Fprintf(logw, "BLAS: %s\n", impl.Name())
@@ -208,7 +208,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	defer t.Close()
 	fmt.Fprintf(logw, "Layers: %s\n", t.Net.Kernels())
 	if t.Epoch >= o.Epochs {
-		return nil, &UsageError{Flag: "-epochs", Err: fmt.Errorf("%d: the checkpoint has already completed %d epochs", o.Epochs, t.Epoch)}
+		return nil, &UsageError{Option: "Epochs", Value: strconv.Itoa(o.Epochs), Err: fmt.Errorf("the checkpoint has already completed %d epochs", t.Epoch)}
 	}
 	shift := ""
 	if t.Shift > 0 {
@@ -310,23 +310,30 @@ func (e *InterruptedError) Error() string {
 // Unwrap makes errors.Is(err, ErrInterrupted) true.
 func (e *InterruptedError) Unwrap() error { return ErrInterrupted }
 
-// UsageError is an option that does not fit the data, found once the data
-// is loaded; the command reports it as bad usage.
+// UsageError is an option out of range, or one that does not fit the data
+// or the checkpoint; the trainer reports it as bad usage, naming its flag.
 type UsageError struct {
-	Flag string // the option at fault, "-train-limit"
-	Err  error
+	Option string // the Options (or Hyper) field at fault, e.g. "TrainLimit"
+	Value  string // its value as given, when the message shows it
+	Err    error  // what is wrong with it
 }
 
-func (e *UsageError) Error() string { return e.Flag + ": " + e.Err.Error() }
+func (e *UsageError) Error() string {
+	if e.Value != "" {
+		return e.Option + " " + e.Value + ": " + e.Err.Error()
+	}
+	return e.Option + ": " + e.Err.Error()
+}
 
 // Unwrap returns the underlying error.
 func (e *UsageError) Unwrap() error { return e.Err }
 
-// limitUsage makes a *LimitError from LoadMNIST a *UsageError naming flag.
-func limitUsage(flag string, err error) error {
+// limitUsage makes a *LimitError from LoadMNIST a *UsageError naming the
+// option.
+func limitUsage(option string, err error) error {
 	var le *LimitError
 	if errors.As(err, &le) {
-		return &UsageError{Flag: flag, Err: err}
+		return &UsageError{Option: option, Err: err}
 	}
 	return err
 }
@@ -338,14 +345,14 @@ func Evaluate(o Options, checkpoint string) (EvalResult, FeatureScores, error) {
 	var r EvalResult
 	var fs FeatureScores
 	if o.Out == "" {
-		return r, fs, errors.New("-out: an output folder is needed")
+		return r, fs, &UsageError{Option: "Out", Err: errors.New("an output folder is needed")}
 	}
 	if err := prepareOut(o.Out); err != nil {
 		return r, fs, err
 	}
 	testSet, err := LoadMNIST(o.DataDir, "test", o.TestLimit)
 	if err != nil {
-		return r, fs, limitUsage("-test-limit", err)
+		return r, fs, limitUsage("TestLimit", err)
 	}
 	t, err := LoadCheckpoint(checkpoint, func(h *Hyper) { h.Precision = o.Precision })
 	if err != nil {

@@ -234,7 +234,7 @@ type DivergedError struct {
 }
 
 func (e *DivergedError) Error() string {
-	return fmt.Sprintf("training diverged at epoch %d, step %d: %s (try a smaller -lr or -lambda)", e.Epoch, e.Step, e.What)
+	return fmt.Sprintf("training diverged at epoch %d, step %d: %s (try a smaller learning rate or lambda)", e.Epoch, e.Step, e.What)
 }
 
 // ErrDiverged matches every *DivergedError with errors.Is.

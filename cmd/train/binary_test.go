@@ -102,7 +102,7 @@ func TestBinaryBadInput(t *testing.T) {
 		want []string
 	}{
 		{append([]string{"-data", data}, shortArgs(out())...), 1, []string{"t10k-labels-idx1-ubyte.gz", "label 200", "above 9"}},
-		{append([]string{"-data", filepath.Join(data, "none")}, shortArgs(out())...), 1, []string{"none", "does not exist"}},
+		{append([]string{"-data", filepath.Join(data, "none")}, shortArgs(out())...), 1, []string{"none", "does not exist", "pass -data DIR"}},
 		{[]string{"-eval", ckpt("truncated in the data"), "-test-limit", "100", "-out", out()}, 1, []string{ckpt("truncated in the data"), "truncated"}},
 		{[]string{"-eval", ckpt("corrupt header"), "-test-limit", "100", "-out", out()}, 1, []string{ckpt("corrupt header"), "not a safetensors"}},
 		{[]string{"-resume", ckpt("other architecture"), "-epochs", "1", "-train-limit", "128", "-test-limit", "100", "-out", out()}, 1, []string{ckpt("other architecture"), "fc1.weight"}},

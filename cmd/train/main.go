@@ -111,7 +111,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		r, scores, err := train.Evaluate(o, *evalPath)
 		if err != nil {
-			fmt.Fprintf(stderr, "train: %v\n", err)
+			fmt.Fprintf(stderr, "train: %s\n", message(err))
 			return failStatus(err)
 		}
 		fmt.Fprintf(stdout, "%s: test acc %.4f  softmax loss %.4f  center loss %.4f  intra %.3f  inter %.3f\n%s",
@@ -119,7 +119,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if err := o.Validate(); err != nil {
-		fmt.Fprintf(stderr, "train: %v\n", err)
+		fmt.Fprintf(stderr, "train: %s\n", message(err))
 		return 2
 	}
 	o.Log = stdout
@@ -129,7 +129,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if _, err := train.Run(ctx, o); err != nil {
-		fmt.Fprintf(stderr, "train: %v\n", err)
+		fmt.Fprintf(stderr, "train: %s\n", message(err))
 		var ie *train.InterruptedError
 		if errors.As(err, &ie) {
 			// The resumed run needs the same data, or its position in the
@@ -149,6 +149,37 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return failStatus(err)
 	}
 	return 0
+}
+
+// flagOf names the flag that sets each field of train.Options and
+// train.Hyper.
+var flagOf = map[string]string{
+	"Epochs": "-epochs", "TrainLimit": "-train-limit", "TestLimit": "-test-limit", "Out": "-out", "DataDir": "-data",
+	"Batch": "-batch", "LR": "-lr", "LRSteps": "-lr-steps", "LRGamma": "-lr-gamma", "Momentum": "-momentum",
+	"WeightDecay": "-weight-decay", "Lambda": "-lambda", "Alpha": "-alpha", "Dim": "-dim", "Shift": "-shift",
+}
+
+// message renders err for the command line, speaking of flags where the
+// library speaks of options.
+func message(err error) string {
+	msg := err.Error()
+	var ue *train.UsageError
+	if errors.As(err, &ue) {
+		if f, ok := flagOf[ue.Option]; ok {
+			flagged := *ue
+			flagged.Option = f
+			msg = strings.Replace(msg, ue.Error(), flagged.Error(), 1)
+		}
+	}
+	var de *train.DivergedError
+	if errors.As(err, &de) {
+		msg = strings.Replace(msg, de.Error(), fmt.Sprintf("training diverged at epoch %d, step %d: %s (try a smaller -lr or -lambda)", de.Epoch, de.Step, de.What), 1)
+	}
+	var da *train.DataError
+	if errors.As(err, &da) {
+		msg += " (pass -data DIR with the folder holding the IDX files)"
+	}
+	return msg
 }
 
 // failStatus is the exit status of a failed run: 2 when an option does not
