@@ -1,0 +1,138 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gorgonia.org/tensor"
+
+	"github.com/centerloss-go/centerloss/graph"
+)
+
+// TestOptionsValidateNamesOptions: each option out of range is reported as
+// a *UsageError naming its field, first in the message.
+func TestOptionsValidateNamesOptions(t *testing.T) {
+	for _, c := range []struct {
+		option string
+		mod    func(*Options)
+	}{
+		{"Epochs", func(o *Options) { o.Epochs = 0 }},
+		{"TrainLimit", func(o *Options) { o.TrainLimit = -1 }},
+		{"TestLimit", func(o *Options) { o.TestLimit = -1 }},
+		{"Out", func(o *Options) { o.Out = "" }},
+		{"Batch", func(o *Options) { o.Batch = 0 }},
+		{"LR", func(o *Options) { o.LR = math.NaN() }},
+		{"LRSteps", func(o *Options) { o.LRSteps = []int{0} }},
+		{"LRGamma", func(o *Options) { o.LRGamma = -1 }},
+		{"Momentum", func(o *Options) { o.Momentum = -0.5 }},
+		{"WeightDecay", func(o *Options) { o.WeightDecay = -1 }},
+		{"Lambda", func(o *Options) { o.Lambda = math.Inf(1) }},
+		{"Alpha", func(o *Options) { o.Alpha = 1.01 }},
+		{"Dim", func(o *Options) { o.Dim = 0 }},
+		{"Shift", func(o *Options) { o.Shift = -1 }},
+	} {
+		o := Options{Hyper: DefaultHyper(), Epochs: 1, Out: "out"}
+		if err := o.Validate(); err != nil {
+			t.Fatalf("defaults: %v", err)
+		}
+		c.mod(&o)
+		err := o.Validate()
+		var ue *UsageError
+		if !errors.As(err, &ue) || ue.Option != c.option || !strings.HasPrefix(err.Error(), c.option+" ") && !strings.HasPrefix(err.Error(), c.option+":") {
+			t.Errorf("%s: error %v should be a usage error naming the option first", c.option, err)
+		}
+	}
+}
+
+// TestRunLimitBeyondDataIsUsageError: a limit larger than the set is a
+// *UsageError naming the option (the command maps it to its flag and status
+// 2), found before any training.
+func TestRunLimitBeyondDataIsUsageError(t *testing.T) {
+	h := DefaultHyper()
+	h.Batch = 32
+	for _, c := range []struct {
+		train, test int
+		option      string
+	}{{70000, 100, "TrainLimit"}, {60001, 100, "TrainLimit"}, {128, 20000, "TestLimit"}, {128, 10001, "TestLimit"}} {
+		_, err := Run(context.Background(), Options{Hyper: h, Epochs: 1, TrainLimit: c.train, TestLimit: c.test, Out: t.TempDir()})
+		var ue *UsageError
+		var le *LimitError
+		if !errors.As(err, &ue) || ue.Option != c.option || !errors.As(err, &le) {
+			t.Errorf("limits %d/%d: error %v, want a usage error for %s", c.train, c.test, err, c.option)
+		}
+	}
+	_, _, err := Evaluate(Options{TestLimit: 10001, Out: t.TempDir()}, filepath.Join(t.TempDir(), "none.safetensors"))
+	var ue *UsageError
+	if !errors.As(err, &ue) || ue.Option != "TestLimit" {
+		t.Errorf("evaluate: error %v, want a usage error for TestLimit", err)
+	}
+}
+
+// TestRunUnwritableOutFailsAtOnce: an -out that cannot be made fails before
+// the data is read.
+func TestRunUnwritableOutFailsAtOnce(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := DefaultHyper()
+	h.Batch = 32
+	for _, out := range []string{file, filepath.Join(file, "sub")} {
+		start := time.Now()
+		// A missing data folder would fail later: the output folder must
+		// be the first complaint.
+		_, err := Run(context.Background(), Options{Hyper: h, Epochs: 1, Out: out, DataDir: filepath.Join(file, "no-data")})
+		if err == nil || !strings.Contains(err.Error(), "output folder "+out) {
+			t.Errorf("-out %s: error %v should name the output folder", out, err)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("-out %s: took %v", out, d)
+		}
+	}
+}
+
+// TestBadDatasetIsAnError: a data set built by hand with labels outside
+// [0, 10) or sizes that disagree makes training and evaluation return an
+// error, not panic.
+func TestBadDatasetIsAnError(t *testing.T) {
+	h := DefaultHyper()
+	h.Batch = 2
+	tr, err := NewTrainer(h, tensor.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	const px = graph.Rows * graph.Cols
+	for name, ds := range map[string]*Dataset{
+		"label 10":       {Pixels: make([]uint8, 4*px), Labels: []int{0, 1, 10, 2}, N: 4},
+		"label -1":       {Pixels: make([]uint8, 4*px), Labels: []int{0, -1, 1, 2}, N: 4},
+		"short images":   {Pixels: make([]uint8, 3*px), Labels: []int{0, 1, 2, 3}, N: 4},
+		"missing labels": {Pixels: make([]uint8, 4*px), Labels: []int{0, 1}, N: 4},
+		"nil":            nil,
+	} {
+		if _, err := tr.Evaluate(ds); err == nil {
+			t.Errorf("%s: evaluate returned no error", name)
+		}
+		if _, err := tr.TrainEpoch(context.Background(), ds, nil); err == nil {
+			t.Errorf("%s: train epoch returned no error", name)
+		}
+		if tr.Step != 0 {
+			t.Fatalf("%s: the trainer moved to step %d", name, tr.Step)
+		}
+	}
+	img := make([]float32, 2*px)
+	for _, labels := range [][]int{{0, 10}, {-1, 0}, {0}, {0, 1, 2}} {
+		if _, err := tr.TrainStep(img, labels); err == nil {
+			t.Errorf("labels %v: train step returned no error", labels)
+		}
+	}
+	if _, err := tr.TrainStep(img[:px], []int{0, 1}); err == nil {
+		t.Error("one image for a batch of two: no error")
+	}
+}
