@@ -10,7 +10,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/centerloss-go/centerloss/graph"
-	"github.com/centerloss-go/centerloss/train"
+	"github.com/centerloss-go/centerloss/mnist"
 )
 
 // stepResult is one forward and backward pass of LeNet++.
@@ -23,7 +23,7 @@ type stepResult struct {
 // mnistBatch returns the first n MNIST test images and their labels.
 func mnistBatch(t *testing.T, n int) (*tensor.Dense, []int) {
 	t.Helper()
-	ds, err := train.LoadMNIST("", "test", n)
+	ds, err := mnist.Load("", "test", n)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,9 +2,11 @@ package train
 
 import (
 	"fmt"
-	"github.com/centerloss-go/centerloss/graph"
 	"runtime"
 	"testing"
+
+	"github.com/centerloss-go/centerloss/graph"
+	"github.com/centerloss-go/centerloss/mnist"
 
 	"gorgonia.org/tensor"
 )
@@ -38,7 +40,7 @@ func benchTrainStep(b *testing.B, batch int, p graph.Precision) {
 		b.Fatal(err)
 	}
 	defer t.Close()
-	ds, err := LoadMNIST("", "test", h.Batch)
+	ds, err := mnist.Load("", "test", h.Batch)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/centerloss-go/centerloss/graph"
+	"github.com/centerloss-go/centerloss/mnist"
 )
 
 // divergedRE is what a divergence error says: where, and which quantity.
@@ -23,7 +24,7 @@ var divergedRE = regexp.MustCompile(`^training diverged at epoch \d+, step \d+: 
 // once with a *DivergedError naming epoch, step and quantity, and leaves the
 // weights, momentum, centers and position as they were.
 func TestDivergedStepChangesNothing(t *testing.T) {
-	ds, err := LoadMNIST("", "test", 8)
+	ds, err := mnist.Load("", "test", 8)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +104,7 @@ func TestSGDNonFiniteNamesTheParameter(t *testing.T) {
 // TestDivergingEpochStopsAtOnce: with an absurd center-loss weight the
 // epoch stops at the first bad step, reported with its position.
 func TestDivergingEpochStopsAtOnce(t *testing.T) {
-	ds, err := LoadMNIST("", "train", 64)
+	ds, err := mnist.Load("", "train", 64)
 	if err != nil {
 		t.Fatal(err)
 	}

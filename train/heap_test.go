@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/centerloss-go/centerloss/mnist"
 	"gorgonia.org/tensor"
 )
 
@@ -17,11 +18,11 @@ func TestHeapStaysFlat(t *testing.T) {
 		t.Skip("trains 300 steps")
 	}
 	const batch, images, from, to = 2, 100, 50, 300 // 50 steps an epoch
-	trainSet, err := LoadMNIST("", "train", images)
+	trainSet, err := mnist.Load("", "train", images)
 	if err != nil {
 		t.Fatal(err)
 	}
-	testSet, err := LoadMNIST("", "test", 100)
+	testSet, err := mnist.Load("", "test", 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,11 +82,11 @@ func BenchmarkLongRunHeap(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer tr.Close()
-	trainSet, err := LoadMNIST("", "train", 640)
+	trainSet, err := mnist.Load("", "train", 640)
 	if err != nil {
 		b.Fatal(err)
 	}
-	testSet, err := LoadMNIST("", "test", 100)
+	testSet, err := mnist.Load("", "test", 100)
 	if err != nil {
 		b.Fatal(err)
 	}

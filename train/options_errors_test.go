@@ -13,6 +13,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/centerloss-go/centerloss/graph"
+	"github.com/centerloss-go/centerloss/mnist"
 )
 
 // TestOptionsValidateNamesOptions: each option out of range is reported as
@@ -62,7 +63,7 @@ func TestRunLimitBeyondDataIsUsageError(t *testing.T) {
 	}{{70000, 100, "TrainLimit"}, {60001, 100, "TrainLimit"}, {128, 20000, "TestLimit"}, {128, 10001, "TestLimit"}} {
 		_, err := Run(context.Background(), Options{Hyper: h, Epochs: 1, TrainLimit: c.train, TestLimit: c.test, Out: t.TempDir()})
 		var ue *UsageError
-		var le *LimitError
+		var le *mnist.LimitError
 		if !errors.As(err, &ue) || ue.Option != c.option || !errors.As(err, &le) {
 			t.Errorf("limits %d/%d: error %v, want a usage error for %s", c.train, c.test, err, c.option)
 		}
@@ -109,7 +110,7 @@ func TestBadDatasetIsAnError(t *testing.T) {
 	}
 	defer tr.Close()
 	const px = graph.Rows * graph.Cols
-	for name, ds := range map[string]*Dataset{
+	for name, ds := range map[string]*mnist.Dataset{
 		"label 10":       {Pixels: make([]uint8, 4*px), Labels: []int{0, 1, 10, 2}, N: 4},
 		"label -1":       {Pixels: make([]uint8, 4*px), Labels: []int{0, -1, 1, 2}, N: 4},
 		"short images":   {Pixels: make([]uint8, 3*px), Labels: []int{0, 1, 2, 3}, N: 4},

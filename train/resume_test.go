@@ -13,6 +13,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/centerloss-go/centerloss/graph"
+	"github.com/centerloss-go/centerloss/mnist"
 )
 
 // TestRunResumeMatchesUninterrupted: a 2-epoch run, and a 1-epoch run
@@ -74,7 +75,7 @@ func TestRunResumeMatchesUninterrupted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tr.Close()
-	test, err := LoadMNIST("", "test", 100)
+	test, err := mnist.Load("", "test", 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +177,7 @@ func TestResumeInAnotherPrecision(t *testing.T) {
 // accuracy) as the same epoch run without a stop, and the checkpoint of an
 // epoch's end carries no sums into the next.
 func TestInterruptedEpochReportsAllSteps(t *testing.T) {
-	ds, err := LoadMNIST("", "train", 320)
+	ds, err := mnist.Load("", "train", 320)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/centerloss-go/centerloss/graph"
 	"github.com/centerloss-go/centerloss/internal/blas"
+	"github.com/centerloss-go/centerloss/mnist"
 )
 
 // Options configures a whole training run.
@@ -175,11 +176,11 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if err := prepareOut(o.Out); err != nil {
 		return nil, err
 	}
-	trainSet, err := LoadMNIST(o.DataDir, "train", o.TrainLimit)
+	trainSet, err := mnist.Load(o.DataDir, "train", o.TrainLimit)
 	if err != nil {
 		return nil, limitUsage("TrainLimit", err)
 	}
-	testSet, err := LoadMNIST(o.DataDir, "test", o.TestLimit)
+	testSet, err := mnist.Load(o.DataDir, "test", o.TestLimit)
 	if err != nil {
 		return nil, limitUsage("TestLimit", err)
 	}
@@ -224,7 +225,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	out := &outputs{dir: o.Out, hyper: o.Hyper}
 	checkpoint := filepath.Join(o.Out, CheckpointFile)
 	trainImages, trainSecs := 0, 0.0
-	plotSet := trainSet.head(trainPlotImages)
+	plotSet := trainSet.Head(trainPlotImages)
 	for t.Epoch < o.Epochs {
 		epoch := t.Epoch + 1
 		epochStart := time.Now()
@@ -328,10 +329,10 @@ func (e *UsageError) Error() string {
 // Unwrap returns the underlying error.
 func (e *UsageError) Unwrap() error { return e.Err }
 
-// limitUsage makes a *LimitError from LoadMNIST a *UsageError naming the
+// limitUsage makes a *mnist.LimitError from LoadMNIST a *UsageError naming the
 // option.
 func limitUsage(option string, err error) error {
-	var le *LimitError
+	var le *mnist.LimitError
 	if errors.As(err, &le) {
 		return &UsageError{Option: option, Err: err}
 	}
@@ -350,7 +351,7 @@ func Evaluate(o Options, checkpoint string) (EvalResult, FeatureScores, error) {
 	if err := prepareOut(o.Out); err != nil {
 		return r, fs, err
 	}
-	testSet, err := LoadMNIST(o.DataDir, "test", o.TestLimit)
+	testSet, err := mnist.Load(o.DataDir, "test", o.TestLimit)
 	if err != nil {
 		return r, fs, limitUsage("TestLimit", err)
 	}
@@ -393,7 +394,7 @@ type frame struct {
 	labels []int
 }
 
-func (o *outputs) epoch(t *Trainer, m Metrics, test *Dataset, ev EvalResult, train *Dataset, tr EvalResult) error {
+func (o *outputs) epoch(t *Trainer, m Metrics, test *mnist.Dataset, ev EvalResult, train *mnist.Dataset, tr EvalResult) error {
 	centers := centerValues(t)
 	title := func(set string, acc float64) string {
 		return fmt.Sprintf("%s · epoch %d · λ=%g · α=%g · test acc %.2f%%", set, m.Epoch, o.hyper.Lambda, o.hyper.Alpha, 100*acc)
@@ -448,7 +449,7 @@ func (o *outputs) animate() error {
 	return writeFile(filepath.Join(o.dir, AnimationFile), buf.Bytes())
 }
 
-func (o *outputs) final(test *Dataset, ev EvalResult) error {
+func (o *outputs) final(test *mnist.Dataset, ev EvalResult) error {
 	dim := len(ev.Features) / test.N
 	if err := WriteFeaturesCSV(filepath.Join(o.dir, FeaturesCSV), ev.Features, test.Labels, dim); err != nil {
 		return err
@@ -468,15 +469,6 @@ func writeFile(path string, data []byte) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
-}
-
-// head returns the first n images of ds (all of them if it has fewer).
-func (ds *Dataset) head(n int) *Dataset {
-	if n >= ds.N {
-		return ds
-	}
-	px := ds.Rows * ds.Cols
-	return &Dataset{Pixels: ds.Pixels[:n*px], Labels: ds.Labels[:n], N: n, Rows: ds.Rows, Cols: ds.Cols}
 }
 
 // readMetrics returns the rows of an earlier run's metrics.csv up to epoch

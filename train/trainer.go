@@ -13,6 +13,7 @@ import (
 
 	"github.com/centerloss-go/centerloss/centerloss"
 	"github.com/centerloss-go/centerloss/graph"
+	"github.com/centerloss-go/centerloss/mnist"
 )
 
 // Hyper are the hyperparameters of a run.
@@ -324,9 +325,9 @@ var ErrInterrupted = errors.New("training interrupted")
 // every step. A trainer restored from a checkpoint taken mid-epoch goes on
 // with the next batch of the same order. When ctx is cancelled it stops after
 // the step under way and returns an error wrapping ErrInterrupted.
-func (t *Trainer) TrainEpoch(ctx context.Context, ds *Dataset, progress func(step, steps int, r StepResult)) (EpochResult, error) {
+func (t *Trainer) TrainEpoch(ctx context.Context, ds *mnist.Dataset, progress func(step, steps int, r StepResult)) (EpochResult, error) {
 	var e EpochResult
-	if err := ds.check(t.Net.Classes); err != nil {
+	if err := ds.Check(t.Net.Classes); err != nil {
 		return e, fmt.Errorf("train: %w", err)
 	}
 	steps := ds.N / t.Batch
@@ -398,7 +399,7 @@ type EvalResult struct {
 
 // Evaluate runs the network over every image of ds through the evaluation
 // graph; training gradients are untouched.
-func (t *Trainer) Evaluate(ds *Dataset) (EvalResult, error) {
+func (t *Trainer) Evaluate(ds *mnist.Dataset) (EvalResult, error) {
 	return t.eval.run(ds, t.Centers)
 }
 
@@ -424,9 +425,9 @@ func newEvaluator(net *graph.Net, c *centerloss.Centers) (*evaluator, error) {
 	return e, nil
 }
 
-func (e *evaluator) run(ds *Dataset, c *centerloss.Centers) (EvalResult, error) {
+func (e *evaluator) run(ds *mnist.Dataset, c *centerloss.Centers) (EvalResult, error) {
 	var r EvalResult
-	if err := ds.check(e.net.Classes); err != nil {
+	if err := ds.Check(e.net.Classes); err != nil {
 		return r, fmt.Errorf("evaluate: %w", err)
 	}
 	if ds.N == 0 {

@@ -13,6 +13,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/centerloss-go/centerloss/graph"
+	"github.com/centerloss-go/centerloss/mnist"
 )
 
 // TestSGDStep checks one update against numbers worked out by hand:
@@ -131,11 +132,11 @@ func TestTrainingLearns(t *testing.T) {
 }
 
 func trainingLearns(t *testing.T, p graph.Precision) {
-	trainSet, err := LoadMNIST("", "train", 640)
+	trainSet, err := mnist.Load("", "train", 640)
 	if err != nil {
 		t.Fatal(err)
 	}
-	testSet, err := LoadMNIST("", "test", 300)
+	testSet, err := mnist.Load("", "test", 300)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +185,7 @@ func trainingLearns(t *testing.T, p graph.Precision) {
 // TestEvaluateLeavesTrainingAlone: evaluating between two steps must not
 // change what the next step computes.
 func TestEvaluateLeavesTrainingAlone(t *testing.T) {
-	ds, err := LoadMNIST("", "test", 130)
+	ds, err := mnist.Load("", "test", 130)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +219,7 @@ func TestEvaluateLeavesTrainingAlone(t *testing.T) {
 // TestDivergenceIsReported: an absurd learning rate makes the loss or the
 // weights non-finite, and the step says so instead of training on.
 func TestDivergenceIsReported(t *testing.T) {
-	ds, err := LoadMNIST("", "train", 256)
+	ds, err := mnist.Load("", "train", 256)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +248,7 @@ func TestDivergenceIsReported(t *testing.T) {
 // the weights they reach when trained one after the other: networks share
 // no working memory.
 func TestConcurrentTrainersMatchSequential(t *testing.T) {
-	ds, err := LoadMNIST("", "train", 128)
+	ds, err := mnist.Load("", "train", 128)
 	if err != nil {
 		t.Fatal(err)
 	}

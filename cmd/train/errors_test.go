@@ -15,6 +15,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/centerloss-go/centerloss/graph"
+	"github.com/centerloss-go/centerloss/mnist"
 	"github.com/centerloss-go/centerloss/train"
 )
 
@@ -27,7 +28,7 @@ var mnistFiles = []string{
 // copyData copies the MNIST files shipped with GoMNIST into a new folder.
 func copyData(t *testing.T) string {
 	t.Helper()
-	src, err := train.DefaultDataDir()
+	src, err := mnist.DefaultDir()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -427,7 +428,7 @@ func badCheckpoints(t *testing.T) []struct {
 	// A safetensors file written by another program.
 	foreign := []byte(`{"__metadata__":{"format":"pt"},"weight":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`)
 	foreign = append(binary.LittleEndian.AppendUint64(nil, uint64(len(foreign))), append(foreign, 0, 0, 128, 63)...)
-	data, err := train.DefaultDataDir()
+	data, err := mnist.DefaultDir()
 	if err != nil {
 		t.Fatal(err)
 	}

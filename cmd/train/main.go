@@ -27,6 +27,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/centerloss-go/centerloss/graph"
+	"github.com/centerloss-go/centerloss/mnist"
 	"github.com/centerloss-go/centerloss/train"
 )
 
@@ -175,7 +176,7 @@ func message(err error) string {
 	if errors.As(err, &de) {
 		msg = strings.Replace(msg, de.Error(), fmt.Sprintf("training diverged at epoch %d, step %d: %s (try a smaller -lr or -lambda)", de.Epoch, de.Step, de.What), 1)
 	}
-	var da *train.DataError
+	var da *mnist.DataError
 	if errors.As(err, &da) {
 		msg += " (pass -data DIR with the folder holding the IDX files)"
 	}

@@ -13,6 +13,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/centerloss-go/centerloss/internal/blas"
+	"github.com/centerloss-go/centerloss/mnist"
 	"github.com/centerloss-go/centerloss/train"
 )
 
@@ -27,8 +28,8 @@ type Hyper = train.Hyper
 // the class centers and Close releases it.
 type Trainer = train.Trainer
 
-// Dataset is a set of MNIST images, scaled, with their labels (train.Dataset).
-type Dataset = train.Dataset
+// Dataset is a set of MNIST images, scaled, with their labels (mnist.Dataset).
+type Dataset = mnist.Dataset
 
 // StepResult is what one training step reports (train.StepResult).
 type StepResult = train.StepResult
@@ -60,7 +61,7 @@ func NewTrainer(h Hyper) (*Trainer, error) { return train.NewTrainer(h, tensor.F
 
 // LoadMNIST loads the first limit images (all if limit is 0) of the MNIST
 // "train" or "test" set, from the copy shipped with the GoMNIST module.
-func LoadMNIST(set string, limit int) (*Dataset, error) { return train.LoadMNIST("", set, limit) }
+func LoadMNIST(set string, limit int) (*Dataset, error) { return mnist.Load("", set, limit) }
 
 // LoadCheckpoint rebuilds the trainer saved in a checkpoint file, with its
 // weights, centers and hyperparameters.

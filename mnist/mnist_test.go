@@ -1,4 +1,4 @@
-package train
+package mnist
 
 import (
 	"bytes"
@@ -18,30 +18,30 @@ import (
 // mnistTestDir returns the GoMNIST data folder or fails the test.
 func mnistTestDir(t *testing.T) string {
 	t.Helper()
-	dir, err := DefaultDataDir()
+	dir, err := DefaultDir()
 	if err != nil {
-		t.Fatalf("DefaultDataDir: %v", err)
+		t.Fatalf("DefaultDir: %v", err)
 	}
 	return dir
 }
 
-func TestDefaultDataDir(t *testing.T) {
+func TestDefaultDir(t *testing.T) {
 	dir := mnistTestDir(t)
 	for _, name := range []string{
 		"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
 		"t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz",
 	} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
-			t.Errorf("DefaultDataDir() = %s, which lacks %s: %v", dir, name, err)
+			t.Errorf("DefaultDir() = %s, which lacks %s: %v", dir, name, err)
 		}
 	}
 }
 
-func TestDefaultDataDirMissing(t *testing.T) {
+func TestDefaultDirMissing(t *testing.T) {
 	t.Setenv("GOMODCACHE", t.TempDir())
-	dir, err := DefaultDataDir()
+	dir, err := DefaultDir()
 	if err == nil {
-		t.Fatalf("DefaultDataDir() = %s with an empty module cache, want an error", dir)
+		t.Fatalf("DefaultDir() = %s with an empty module cache, want an error", dir)
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("error %v does not wrap fs.ErrNotExist", err)
@@ -56,9 +56,9 @@ func TestMNISTEscapeModulePath(t *testing.T) {
 	}
 }
 
-func TestLoadMNISTTestSet(t *testing.T) {
+func TestLoadTestSet(t *testing.T) {
 	dir := mnistTestDir(t)
-	ds, err := LoadMNIST(dir, "test", 0)
+	ds, err := Load(dir, "test", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,13 +134,13 @@ func TestLoadMNISTTestSet(t *testing.T) {
 	}
 }
 
-func TestLoadMNISTLimit(t *testing.T) {
+func TestLoadLimit(t *testing.T) {
 	dir := mnistTestDir(t)
-	full, err := LoadMNIST(dir, "test", 0)
+	full, err := Load(dir, "test", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ds, err := LoadMNIST(dir, "test", 100)
+	ds, err := Load(dir, "test", 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,15 +158,15 @@ func TestLoadMNISTLimit(t *testing.T) {
 		}
 	}
 
-	ds, err = LoadMNIST(dir, "test", 10000)
+	ds, err = Load(dir, "test", 10000)
 	if err != nil || ds.N != 10000 {
 		t.Fatalf("limit 10000: %v", err)
 	}
 
-	_, err = LoadMNIST(dir, "test", 10001)
+	_, err = Load(dir, "test", 10001)
 	assertErr(t, err, "t10k-images-idx3-ubyte.gz", "limit 10001", "10000 images")
 
-	train, err := LoadMNIST(dir, "train", 1000)
+	train, err := Load(dir, "train", 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,8 +180,8 @@ func TestLoadMNISTLimit(t *testing.T) {
 	}
 }
 
-func TestLoadMNISTDefaultDir(t *testing.T) {
-	ds, err := LoadMNIST("", "test", 5)
+func TestLoadDefaultDir(t *testing.T) {
+	ds, err := Load("", "test", 5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,13 +274,13 @@ func assertErr(t *testing.T, err error, wants ...string) {
 	}
 }
 
-func TestLoadMNISTSynthetic(t *testing.T) {
+func TestLoadSynthetic(t *testing.T) {
 	for _, ext := range []string{".gz", ""} {
 		t.Run("ext="+ext, func(t *testing.T) {
 			dir := t.TempDir()
 			writeIDX(t, dir, "t10k-images-idx3-ubyte"+ext, validImages(3))
 			writeIDX(t, dir, "t10k-labels-idx1-ubyte"+ext, idxLabels(0x801, 3, []byte{7, 0, 9}))
-			ds, err := LoadMNIST(dir, "test", 0)
+			ds, err := Load(dir, "test", 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -292,7 +292,7 @@ func TestLoadMNISTSynthetic(t *testing.T) {
 					t.Fatalf("Images[%d] = %v, want %v", i, v, want)
 				}
 			}
-			ds, err = LoadMNIST(dir, "test", 2)
+			ds, err = Load(dir, "test", 2)
 			if err != nil || ds.N != 2 || len(ds.Pixels) != 2*784 || len(ds.Labels) != 2 {
 				t.Fatalf("limit 2: %v, %+v", err, ds)
 			}
@@ -300,13 +300,13 @@ func TestLoadMNISTSynthetic(t *testing.T) {
 	}
 }
 
-func TestLoadMNISTPrefersGzip(t *testing.T) {
+func TestLoadPrefersGzip(t *testing.T) {
 	dir := t.TempDir()
 	writeIDX(t, dir, "train-images-idx3-ubyte.gz", validImages(2))
 	writeIDX(t, dir, "train-labels-idx1-ubyte.gz", idxLabels(0x801, 2, []byte{1, 2}))
 	writeIDX(t, dir, "train-images-idx3-ubyte", validImages(1))
 	writeIDX(t, dir, "train-labels-idx1-ubyte", idxLabels(0x801, 1, []byte{8}))
-	ds, err := LoadMNIST(dir, "train", 0)
+	ds, err := Load(dir, "train", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,18 +315,18 @@ func TestLoadMNISTPrefersGzip(t *testing.T) {
 	}
 }
 
-func TestLoadMNISTBadArguments(t *testing.T) {
+func TestLoadBadArguments(t *testing.T) {
 	dir := t.TempDir()
-	_, err := LoadMNIST(dir, "validation", 0)
+	_, err := Load(dir, "validation", 0)
 	assertErr(t, err, `"validation"`, `"train" or "test"`)
-	_, err = LoadMNIST(dir, "test", -1)
+	_, err = Load(dir, "test", -1)
 	assertErr(t, err, "negative limit -1")
 }
 
-func TestLoadMNISTMissing(t *testing.T) {
+func TestLoadMissing(t *testing.T) {
 	t.Run("folder", func(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "no-such-folder")
-		_, err := LoadMNIST(dir, "test", 0)
+		_, err := Load(dir, "test", 0)
 		assertErr(t, err, dir, "does not exist")
 		assertDataError(t, err)
 		if !errors.Is(err, fs.ErrNotExist) {
@@ -335,14 +335,14 @@ func TestLoadMNISTMissing(t *testing.T) {
 	})
 	t.Run("not a folder", func(t *testing.T) {
 		path := writeRaw(t, t.TempDir(), "file", []byte("x"))
-		_, err := LoadMNIST(path, "test", 0)
+		_, err := Load(path, "test", 0)
 		assertErr(t, err, path, "is not a folder")
 		assertDataError(t, err)
 	})
 	t.Run("images file", func(t *testing.T) {
 		dir := t.TempDir()
 		writeIDX(t, dir, "t10k-labels-idx1-ubyte.gz", idxLabels(0x801, 1, []byte{1}))
-		_, err := LoadMNIST(dir, "test", 0)
+		_, err := Load(dir, "test", 0)
 		assertErr(t, err, dir, "neither t10k-images-idx3-ubyte.gz nor t10k-images-idx3-ubyte exists", "missing")
 		assertDataError(t, err)
 		if !errors.Is(err, fs.ErrNotExist) {
@@ -352,7 +352,7 @@ func TestLoadMNISTMissing(t *testing.T) {
 	t.Run("labels file", func(t *testing.T) {
 		dir := t.TempDir()
 		writeIDX(t, dir, "train-images-idx3-ubyte", validImages(1))
-		_, err := LoadMNIST(dir, "train", 0)
+		_, err := Load(dir, "train", 0)
 		assertErr(t, err, dir, "train-labels-idx1-ubyte.gz", "missing")
 		assertDataError(t, err)
 		if !errors.Is(err, fs.ErrNotExist) {
@@ -361,10 +361,10 @@ func TestLoadMNISTMissing(t *testing.T) {
 	})
 }
 
-// TestLoadMNISTBadFiles writes one broken file (as .gz and as a plain file)
+// TestLoadBadFiles writes one broken file (as .gz and as a plain file)
 // next to a valid partner and checks the error names the file and the
 // problem.
-func TestLoadMNISTBadFiles(t *testing.T) {
+func TestLoadBadFiles(t *testing.T) {
 	const (
 		imagesBase = "t10k-images-idx3-ubyte"
 		labelsBase = "t10k-labels-idx1-ubyte"
@@ -428,7 +428,7 @@ func TestLoadMNISTBadFiles(t *testing.T) {
 				}
 				writeIDX(t, dir, imagesBase+ext, images)
 				writeIDX(t, dir, labelsBase+ext, labels)
-				_, err := LoadMNIST(dir, "test", 0)
+				_, err := Load(dir, "test", 0)
 				assertErr(t, err, append([]string{filepath.Join(dir, c.bad+ext)}, c.wants...)...)
 				if c.is != nil && !errors.Is(err, c.is) {
 					t.Errorf("error %v does not wrap %v", err, c.is)
@@ -438,8 +438,8 @@ func TestLoadMNISTBadFiles(t *testing.T) {
 	}
 }
 
-// TestLoadMNISTBadGzip covers .gz files whose compression layer is broken.
-func TestLoadMNISTBadGzip(t *testing.T) {
+// TestLoadBadGzip covers .gz files whose compression layer is broken.
+func TestLoadBadGzip(t *testing.T) {
 	const imagesGz = "t10k-images-idx3-ubyte.gz"
 	goodImages := validImages(3)
 	zipped := gzipBytes(t, goodImages)
@@ -463,7 +463,7 @@ func TestLoadMNISTBadGzip(t *testing.T) {
 			dir := t.TempDir()
 			path := writeRaw(t, dir, imagesGz, c.raw)
 			writeIDX(t, dir, "t10k-labels-idx1-ubyte.gz", idxLabels(0x801, 3, []byte{1, 2, 3}))
-			_, err := LoadMNIST(dir, "test", 0)
+			_, err := Load(dir, "test", 0)
 			assertErr(t, err, append([]string{path}, c.wants...)...)
 			if !errors.Is(err, c.is) {
 				t.Errorf("error %v does not wrap %v", err, c.is)
@@ -476,7 +476,7 @@ func TestLoadMNISTBadGzip(t *testing.T) {
 	dir := t.TempDir()
 	path := writeRaw(t, dir, "t10k-images-idx3-ubyte", zipped)
 	writeIDX(t, dir, "t10k-labels-idx1-ubyte", idxLabels(0x801, 3, []byte{1, 2, 3}))
-	_, err := LoadMNIST(dir, "test", 0)
+	_, err := Load(dir, "test", 0)
 	assertErr(t, err, path, "wrong IDX magic number", "expected 0x00000803", "found 0x1f8b", "gzip-compressed")
 }
 
