@@ -14,6 +14,7 @@ import (
 
 	"github.com/centerloss-go/centerloss/graph"
 	"github.com/centerloss-go/centerloss/mnist"
+	"github.com/centerloss-go/centerloss/verify"
 )
 
 // TestRunResumeMatchesUninterrupted: a 2-epoch run, and a 1-epoch run
@@ -87,7 +88,7 @@ func TestRunResumeMatchesUninterrupted(t *testing.T) {
 		t.Errorf("loaded checkpoint scores %v, the run reported %v", ev.Acc, sp.Final.TestAcc)
 	}
 	// The summary's verification is the pairs' scores from these features.
-	pairs, err := VerificationPairs(test.Labels, 100*99/40, 100*99/40, verifySeed)
+	pairs, err := verify.Pairs(test.Labels, 100*99/40, 100*99/40, verify.Seed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,12 +99,12 @@ func TestRunResumeMatchesUninterrupted(t *testing.T) {
 	for _, c := range []struct {
 		name   string
 		scores []float64
-		got    Verification
+		got    verify.Result
 	}{
-		{"cosine", CosineScores(ev.Features, tr.Dim, pairs), sp.Verification},
-		{"distance", DistanceScores(ev.Features, tr.Dim, pairs), sp.VerificationEuclidean},
+		{"cosine", verify.CosineScores(ev.Features, tr.Dim, pairs), sp.Verification},
+		{"distance", verify.DistanceScores(ev.Features, tr.Dim, pairs), sp.VerificationEuclidean},
 	} {
-		want, err := Verify(c.scores, same, verifyFolds)
+		want, err := verify.Verify(c.scores, same, verify.Folds)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,7 +118,7 @@ func TestRunResumeMatchesUninterrupted(t *testing.T) {
 	var rsame []bool
 	for _, p := range pairs {
 		if ev.Predicted[p.A] == test.Labels[p.A] && ev.Predicted[p.B] == test.Labels[p.B] {
-			rs = append(rs, CosineScores(ev.Features, tr.Dim, []Pair{p})[0])
+			rs = append(rs, verify.CosineScores(ev.Features, tr.Dim, []verify.Pair{p})[0])
 			rsame = append(rsame, p.Same)
 		}
 	}
@@ -125,7 +126,7 @@ func TestRunResumeMatchesUninterrupted(t *testing.T) {
 		t.Errorf("the run reported %d pairs classified right, the checkpoint gives %d", sp.CorrectPairs, len(rs))
 	}
 	// After this short a run they may hold one kind of pair only.
-	if want, err := Verify(rs, rsame, verifyFolds); err != nil {
+	if want, err := verify.Verify(rs, rsame, verify.Folds); err != nil {
 		if sp.VerificationCorrect != nil {
 			t.Errorf("the run verified the pairs classified right (%+v), but they cannot be: %v", *sp.VerificationCorrect, err)
 		}

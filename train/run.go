@@ -19,6 +19,7 @@ import (
 	"github.com/centerloss-go/centerloss/graph"
 	"github.com/centerloss-go/centerloss/internal/blas"
 	"github.com/centerloss-go/centerloss/mnist"
+	"github.com/centerloss-go/centerloss/verify"
 )
 
 // Options configures a whole training run.
@@ -90,9 +91,9 @@ type Summary struct {
 	BLAS            string    `json:"blas"`
 	Kernels         string    `json:"kernels"` // what ran the convolutions, PReLUs and poolings
 	Checkpoint      string    `json:"checkpoint"`
-	// FeatureScores measures the final test features without the
+	// Scores measures the final test features without the
 	// classifier.
-	FeatureScores
+	verify.Scores
 }
 
 // Validate reports the first option out of range as a *UsageError naming
@@ -288,10 +289,10 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		Final: history[len(history)-1], History: history, WallSeconds: time.Since(start).Seconds(),
 		ImagesPerSecond: float64(trainImages) / trainSecs, BLAS: impl.Name(), Kernels: t.Net.Kernels(), Checkpoint: checkpoint,
 	}
-	if s.FeatureScores, err = ScoreFeatures(final, testSet.Labels, centerValues(t), t.Dim); err != nil {
+	if s.Scores, err = verify.Score(final.Features, final.Predicted, testSet.Labels, centerValues(t), t.Dim); err != nil {
 		return nil, err
 	}
-	fmt.Fprint(logw, s.FeatureScores)
+	fmt.Fprint(logw, s.Scores)
 	if err := WriteJSON(filepath.Join(o.Out, SummaryFile), s); err != nil {
 		return nil, err
 	}
@@ -342,9 +343,9 @@ func limitUsage(option string, err error) error {
 // Evaluate loads a checkpoint, evaluates it on the test set, scores its
 // test features as a run's summary does and writes the test-feature plot
 // into o.Out. Only DataDir, TestLimit, Out and Precision of o are used.
-func Evaluate(o Options, checkpoint string) (EvalResult, FeatureScores, error) {
+func Evaluate(o Options, checkpoint string) (EvalResult, verify.Scores, error) {
 	var r EvalResult
-	var fs FeatureScores
+	var fs verify.Scores
 	if o.Out == "" {
 		return r, fs, &UsageError{Option: "Out", Err: errors.New("an output folder is needed")}
 	}
@@ -364,7 +365,7 @@ func Evaluate(o Options, checkpoint string) (EvalResult, FeatureScores, error) {
 		return r, fs, err
 	}
 	centers := centerValues(t)
-	if fs, err = ScoreFeatures(r, testSet.Labels, centers, t.Dim); err != nil {
+	if fs, err = verify.Score(r.Features, r.Predicted, testSet.Labels, centers, t.Dim); err != nil {
 		return r, fs, err
 	}
 	title := fmt.Sprintf("%s · epoch %d · λ=%g · α=%g · test acc %.2f%%", filepath.Base(checkpoint), t.Epoch, t.Lambda, t.Alpha, 100*r.Acc)

@@ -1,4 +1,4 @@
-package train
+package verify
 
 import (
 	"fmt"
@@ -64,11 +64,11 @@ func TestVerifySeparable(t *testing.T) {
 
 func TestVerificationPairs(t *testing.T) {
 	labels := []int{0, 0, 0, 1, 1, 2, 2, 2, 3}
-	pairs, err := VerificationPairs(labels, 5, 7, 42)
+	pairs, err := Pairs(labels, 5, 7, 42)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, _ := VerificationPairs(labels, 5, 7, 42)
+	again, _ := Pairs(labels, 5, 7, 42)
 	seen := map[[2]int]bool{}
 	nSame := 0
 	for i, p := range pairs {
@@ -89,7 +89,7 @@ func TestVerificationPairs(t *testing.T) {
 	if len(pairs) != 12 || nSame != 5 {
 		t.Errorf("%d pairs, %d same; want 12 and 5", len(pairs), nSame)
 	}
-	if _, err := VerificationPairs([]int{0, 1}, 1, 0, 1); err == nil {
+	if _, err := Pairs([]int{0, 1}, 1, 0, 1); err == nil {
 		t.Error("no digit with two images: no error")
 	}
 }
@@ -119,31 +119,31 @@ func TestScoresAndNearestCenter(t *testing.T) {
 	}
 }
 
-// TestScoreFeaturesCorrectPairs: 20 images, digits 0 and 1, ten each. Each
+// TestScoreCorrectPairs: 20 images, digits 0 and 1, ten each. Each
 // digit's features lie on its own axis, so the cosine is 1 within a digit
 // and 0 across, except for image 0: a 0 drawn on the 1 axis and classified
 // as a 1. Every pair it is in is scored the wrong way round; without those
 // pairs the cosine separates perfectly.
-func TestScoreFeaturesCorrectPairs(t *testing.T) {
+func TestScoreCorrectPairs(t *testing.T) {
 	const n = 20
 	labels := make([]int, n)
-	ev := EvalResult{Features: make([]float64, 2*n), Predicted: make([]int, n)}
+	features, predicted := make([]float64, 2*n), make([]int, n)
 	for i := range labels {
 		labels[i] = i % 2
-		ev.Predicted[i] = labels[i]
-		ev.Features[2*i+labels[i]] = 1 + float64(i)/10
+		predicted[i] = labels[i]
+		features[2*i+labels[i]] = 1 + float64(i)/10
 	}
-	ev.Features[0], ev.Features[1], ev.Predicted[0] = 0, 1, 1
+	features[0], features[1], predicted[0] = 0, 1, 1
 	centers := []float64{1, 0, 0, 1}
 
-	s, err := ScoreFeatures(ev, labels, centers, 2)
+	s, err := Score(features, predicted, labels, centers, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := 20 * 19 / 40; s.Pairs != want {
 		t.Fatalf("%d pairs of each kind, want %d", s.Pairs, want)
 	}
-	pairs, err := VerificationPairs(labels, s.Pairs, s.Pairs, verifySeed)
+	pairs, err := Pairs(labels, s.Pairs, s.Pairs, Seed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,17 +174,17 @@ func TestScoreFeaturesCorrectPairs(t *testing.T) {
 
 	// A classifier that calls every image a 0 is right only on same pairs
 	// of 0s: nothing to verify, and no error.
-	for i := range ev.Predicted {
-		ev.Predicted[i] = 0
+	for i := range predicted {
+		predicted[i] = 0
 	}
-	s, err = ScoreFeatures(ev, labels, centers, 2)
+	s, err = Score(features, predicted, labels, centers, 2)
 	if err != nil || s.VerificationCorrect != nil {
 		t.Errorf("one kind of pair classified right: %+v, %v; want no verification and no error", s.VerificationCorrect, err)
 	}
 	if strings.Contains(s.String(), "classified right") {
 		t.Errorf("log lines %q give a verification that was not measured", s.String())
 	}
-	if _, err := ScoreFeatures(ev, labels[:19], centers, 2); err == nil {
+	if _, err := Score(features, predicted, labels[:19], centers, 2); err == nil {
 		t.Error("19 labels for 20 features: no error")
 	}
 }

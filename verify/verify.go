@@ -1,4 +1,10 @@
-package train
+// Package verify measures deep features without the classifier that was
+// trained on them: the accuracy of the nearest class center, and
+// verification in the style of the paper's LFW test — pairs of images of
+// one class and of two classes, told apart by the cosine (or the Euclidean
+// distance) of their features, with a threshold chosen by 10-fold cross
+// validation, and the ROC AUC.
+package verify
 
 import (
 	"errors"
@@ -15,11 +21,11 @@ type Pair struct {
 	Same bool
 }
 
-// VerificationPairs draws same pairs of the same digit and diff pairs of two
+// Pairs draws same pairs of the same digit and diff pairs of two
 // different digits from labels, from seed alone, as the paper's LFW protocol
 // draws pairs of faces. The pairs are distinct and never pair an image with
 // itself, and come in random order.
-func VerificationPairs(labels []int, same, diff int, seed uint64) ([]Pair, error) {
+func Pairs(labels []int, same, diff int, seed uint64) ([]Pair, error) {
 	byClass := map[int][]int{}
 	for i, l := range labels {
 		byClass[l] = append(byClass[l], i)
@@ -121,22 +127,22 @@ func sqDist(a, b []float64) float64 {
 	return d
 }
 
-// Verification is how well a similarity score tells same pairs from
+// Result is how well a similarity score tells same pairs from
 // different ones.
-type Verification struct {
+type Result struct {
 	Accuracy    float64 `json:"accuracy"`     // mean over folds, threshold chosen on the other folds
 	AccuracyStd float64 `json:"accuracy_std"` // standard deviation over folds
 	AUC         float64 `json:"auc"`          // area under the ROC curve
 }
 
 // Verify measures scores against the truth same as the LFW protocol does:
-// the pairs are split into folds contiguous groups (VerificationPairs
+// the pairs are split into folds contiguous groups (Pairs
 // shuffles its pairs, so each fold holds both kinds); for each
 // fold the threshold that classifies the other folds best (score >= t means
 // same) is applied to it. AUC is the probability that a random same pair
 // scores above a random different pair, ties counting one half.
-func Verify(scores []float64, same []bool, folds int) (Verification, error) {
-	var v Verification
+func Verify(scores []float64, same []bool, folds int) (Result, error) {
+	var v Result
 	if len(scores) != len(same) {
 		return v, fmt.Errorf("verify: %d scores for %d pairs", len(scores), len(same))
 	}
@@ -173,18 +179,19 @@ func Verify(scores []float64, same []bool, folds int) (Verification, error) {
 	return v, nil
 }
 
-// Verification pairs drawn for every scored data set.
+// How Score verifies: at most MaxPairs pairs of each kind, drawn with Seed,
+// and a threshold chosen by Folds-fold cross validation.
 const (
-	verifyPairs = 6000 // of each kind
-	verifySeed  = 1
-	verifyFolds = 10
+	MaxPairs = 6000
+	Seed     = 1
+	Folds    = 10
 )
 
-// FeatureScores is how well a data set's features serve without the
-// softmax layer: classified by the nearest class center, and used to tell
+// Scores is how well a data set's features serve without the softmax
+// layer: classified by the nearest class center, and used to tell
 // pairs of images of one digit from pairs of two digits, as the paper
 // verifies faces on LFW.
-type FeatureScores struct {
+type Scores struct {
 	// NearestCenterAcc classifies each image by its nearest center.
 	NearestCenterAcc float64 `json:"nearest_center_acc"`
 	// Pairs is the number of same-digit pairs, and of different-digit
@@ -192,49 +199,49 @@ type FeatureScores struct {
 	Pairs int `json:"verification_pairs"`
 	// Verification scores the pairs by the cosine of their features, as
 	// the paper does on LFW.
-	Verification Verification `json:"verification"`
+	Verification Result `json:"verification"`
 	// VerificationEuclidean scores the same pairs by the Euclidean
 	// distance of their features instead.
-	VerificationEuclidean Verification `json:"verification_euclidean"`
+	VerificationEuclidean Result `json:"verification_euclidean"`
 	// CorrectPairs counts the pairs whose two images the softmax
 	// classifier gets right, and VerificationCorrect scores only those by
 	// cosine: what the features get wrong besides the classifier's own
 	// mistakes. It is nil when those pairs are fewer than the folds or
 	// lack one kind.
-	CorrectPairs        int           `json:"verification_correct_pairs"`
-	VerificationCorrect *Verification `json:"verification_correct,omitempty"`
+	CorrectPairs        int     `json:"verification_correct_pairs"`
+	VerificationCorrect *Result `json:"verification_correct,omitempty"`
 }
 
-// ScoreFeatures scores the features and predictions of a data set's images
-// (ev, from Trainer.Evaluate) against their labels and the class centers
-// (k×dim). It draws min(6000, n(n-1)/40) pairs of each kind with a fixed
+// Score scores the deep features (n×dim) and predicted classes of a data
+// set's n images, as train's Trainer.Evaluate gives them, against their
+// labels and the class centers (k×dim). It draws min(6000, n(n-1)/40) pairs of each kind with a fixed
 // seed, so every model is scored on the same pairs of a data set; a small
 // set gets fewer, so that enough distinct ones exist.
-func ScoreFeatures(ev EvalResult, labels []int, centers []float64, dim int) (FeatureScores, error) {
-	var s FeatureScores
+func Score(features []float64, predicted, labels []int, centers []float64, dim int) (Scores, error) {
+	var s Scores
 	n := len(labels)
-	if len(ev.Features) != n*dim || len(ev.Predicted) != n {
-		return s, fmt.Errorf("score features: %d features of %d and %d predictions for %d labels", len(ev.Features), dim, len(ev.Predicted), n)
+	if len(features) != n*dim || len(predicted) != n {
+		return s, fmt.Errorf("verify: %d features of %d and %d predictions for %d labels", len(features), dim, len(predicted), n)
 	}
-	s.NearestCenterAcc = NearestCenterAccuracy(ev.Features, labels, centers, dim)
-	s.Pairs = min(verifyPairs, n*(n-1)/40)
-	pairs, err := VerificationPairs(labels, s.Pairs, s.Pairs, verifySeed)
+	s.NearestCenterAcc = NearestCenterAccuracy(features, labels, centers, dim)
+	s.Pairs = min(MaxPairs, n*(n-1)/40)
+	pairs, err := Pairs(labels, s.Pairs, s.Pairs, Seed)
 	if err != nil {
 		return s, err
 	}
-	cosine := CosineScores(ev.Features, dim, pairs)
+	cosine := CosineScores(features, dim, pairs)
 	same := make([]bool, len(pairs))
 	var right []int // the pairs whose two images are classified right
 	for i, p := range pairs {
 		same[i] = p.Same
-		if ev.Predicted[p.A] == labels[p.A] && ev.Predicted[p.B] == labels[p.B] {
+		if predicted[p.A] == labels[p.A] && predicted[p.B] == labels[p.B] {
 			right = append(right, i)
 		}
 	}
-	if s.Verification, err = Verify(cosine, same, verifyFolds); err != nil {
+	if s.Verification, err = Verify(cosine, same, Folds); err != nil {
 		return s, err
 	}
-	if s.VerificationEuclidean, err = Verify(DistanceScores(ev.Features, dim, pairs), same, verifyFolds); err != nil {
+	if s.VerificationEuclidean, err = Verify(DistanceScores(features, dim, pairs), same, Folds); err != nil {
 		return s, err
 	}
 	s.CorrectPairs = len(right)
@@ -246,8 +253,8 @@ func ScoreFeatures(ev EvalResult, labels []int, centers []float64, dim int) (Fea
 			nSame++
 		}
 	}
-	if len(right) >= verifyFolds && nSame > 0 && nSame < len(right) {
-		v, err := Verify(rs, rsame, verifyFolds)
+	if len(right) >= Folds && nSame > 0 && nSame < len(right) {
+		v, err := Verify(rs, rsame, Folds)
 		if err != nil {
 			return s, err
 		}
@@ -257,7 +264,7 @@ func ScoreFeatures(ev EvalResult, labels []int, centers []float64, dim int) (Fea
 }
 
 // String is the scores as the trainer's log prints them.
-func (s FeatureScores) String() string {
+func (s Scores) String() string {
 	out := fmt.Sprintf("nearest-center acc %.4f\nverification on %d+%d pairs: by cosine acc %.4f ± %.4f  AUC %.4f; by distance acc %.4f ± %.4f  AUC %.4f\n",
 		s.NearestCenterAcc, s.Pairs, s.Pairs, s.Verification.Accuracy, s.Verification.AccuracyStd, s.Verification.AUC,
 		s.VerificationEuclidean.Accuracy, s.VerificationEuclidean.AccuracyStd, s.VerificationEuclidean.AUC)
