@@ -7,6 +7,7 @@ import (
 	"image"
 	"math"
 
+	"github.com/centerloss-go/centerloss/plots"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -71,7 +72,7 @@ func CurvesPlot(history []Metrics) ([]byte, error) {
 			if err != nil {
 				return nil, fmt.Errorf("train: curves plot: %w", err)
 			}
-			l.Color, pts.Color = plotPalette[j], plotPalette[j]
+			l.Color, pts.Color = plots.Palette[j], plots.Palette[j]
 			l.Width = vg.Points(1.5)
 			pts.Shape = draw.CircleGlyph{}
 			if c.test {

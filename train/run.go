@@ -19,6 +19,7 @@ import (
 	"github.com/centerloss-go/centerloss/graph"
 	"github.com/centerloss-go/centerloss/internal/blas"
 	"github.com/centerloss-go/centerloss/mnist"
+	"github.com/centerloss-go/centerloss/plots"
 	"github.com/centerloss-go/centerloss/verify"
 )
 
@@ -369,7 +370,7 @@ func Evaluate(o Options, checkpoint string) (EvalResult, verify.Scores, error) {
 		return r, fs, err
 	}
 	title := fmt.Sprintf("%s · epoch %d · λ=%g · α=%g · test acc %.2f%%", filepath.Base(checkpoint), t.Epoch, t.Lambda, t.Alpha, 100*r.Acc)
-	png, _, err := FeaturePlot(r.Features, testSet.Labels, centers, t.Dim, PlotOptions{Title: title})
+	png, _, err := plots.Features(r.Features, testSet.Labels, centers, t.Dim, plots.Options{Title: title})
 	if err != nil {
 		return r, fs, err
 	}
@@ -409,7 +410,7 @@ func (o *outputs) epoch(t *Trainer, m Metrics, test *mnist.Dataset, ev EvalResul
 		{fmt.Sprintf("test_epoch_%03d.png", m.Epoch), ev, test.Labels, title("test", m.TestAcc)},
 		{fmt.Sprintf("train_epoch_%03d.png", m.Epoch), tr, train.Labels, title(fmt.Sprintf("train (first %d)", train.N), m.TestAcc)},
 	} {
-		png, _, err := FeaturePlot(p.r.Features, p.labels, centers, t.Dim, PlotOptions{Title: p.title})
+		png, _, err := plots.Features(p.r.Features, p.labels, centers, t.Dim, plots.Options{Title: p.title})
 		if err != nil {
 			return err
 		}
@@ -417,7 +418,7 @@ func (o *outputs) epoch(t *Trainer, m Metrics, test *mnist.Dataset, ev EvalResul
 			return err
 		}
 	}
-	fx, cx, err := Project2D(ev.Features, centers, test.N, t.Centers.K(), t.Dim)
+	fx, cx, err := plots.Project2D(ev.Features, centers, test.N, t.Centers.K(), t.Dim)
 	if err != nil {
 		return err
 	}
@@ -429,13 +430,13 @@ func (o *outputs) epoch(t *Trainer, m Metrics, test *mnist.Dataset, ev EvalResul
 func (o *outputs) animate() error {
 	// Fixed axes that hold every frame's points; computed from the data, so
 	// that no frame is drawn twice.
-	bounds := plotDataBounds(o.frames[0].fx, o.frames[0].cx)
+	bounds := plots.DataBounds(o.frames[0].fx, o.frames[0].cx)
 	for _, f := range o.frames[1:] {
-		bounds = bounds.Union(plotDataBounds(f.fx, f.cx))
+		bounds = bounds.Union(plots.DataBounds(f.fx, f.cx))
 	}
-	var a Animation
+	var a plots.Animation
 	for _, f := range o.frames {
-		png, _, err := FeaturePlot(f.fx, f.labels, f.cx, 2, PlotOptions{Title: f.title, Width: 480, Height: 480, Bounds: &bounds})
+		png, _, err := plots.Features(f.fx, f.labels, f.cx, 2, plots.Options{Title: f.title, Width: 480, Height: 480, Bounds: &bounds})
 		if err != nil {
 			return err
 		}

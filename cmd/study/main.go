@@ -36,6 +36,7 @@ import (
 	"syscall"
 
 	"github.com/centerloss-go/centerloss/graph"
+	"github.com/centerloss-go/centerloss/plots"
 	"github.com/centerloss-go/centerloss/train"
 )
 
@@ -246,7 +247,7 @@ func report(dir string, stdout io.Writer) error {
 		return err
 	}
 	if len(pngs) > 0 {
-		grid, err := train.GridPlot(pngs, len(pngs))
+		grid, err := plots.Grid(pngs, len(pngs))
 		if err != nil {
 			return err
 		}

@@ -7,12 +7,11 @@ import (
 	"image/color"
 	"image/png"
 
+	"github.com/centerloss-go/centerloss/plots"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-
-	"github.com/centerloss-go/centerloss/train"
 )
 
 // palette is the Tableau-10 palette, one colour per class, as in the
@@ -170,17 +169,17 @@ func equalScale(p *plot.Plot) {
 
 // FeaturePlot draws deep features (N×dim, row-major) coloured by digit with
 // the class centers (K×dim, may be empty), as the trainer does
-// (train.FeaturePlot; more than two dimensions are projected on their first
+// (plots.Features; more than two dimensions are projected on their first
 // two principal components), and returns an 800×800 PNG.
 func FeaturePlot(features []float64, labels []int, centers []float64, dim int, title string) ([]byte, error) {
-	b, _, err := train.FeaturePlot(features, labels, centers, dim, train.PlotOptions{Title: title})
+	b, _, err := plots.Features(features, labels, centers, dim, plots.Options{Title: title})
 	return b, err
 }
 
 // GridPlot lays PNG images out in a grid of cols columns, row by row
-// (train.GridPlot), and returns the grid as PNG bytes: FeaturePlots side by
+// (plots.Grid), and returns the grid as PNG bytes: FeaturePlots side by
 // side.
-func GridPlot(pngs [][]byte, cols int) ([]byte, error) { return train.GridPlot(pngs, cols) }
+func GridPlot(pngs [][]byte, cols int) ([]byte, error) { return plots.Grid(pngs, cols) }
 
 // PNGSize decodes the header of PNG bytes and returns the width and height
 // of the picture; the error says why b is not a PNG.

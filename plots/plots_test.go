@@ -1,4 +1,4 @@
-package train
+package plots
 
 import (
 	"bytes"
@@ -132,7 +132,7 @@ func TestFeaturePlotSize(t *testing.T) {
 		{300, 500, 300, 500},
 		{1200, 0, 1200, 800},
 	} {
-		b, bounds, err := FeaturePlot(feat, labels, centers, 2, PlotOptions{Title: "size", Width: c.w, Height: c.h})
+		b, bounds, err := Features(feat, labels, centers, 2, Options{Title: "size", Width: c.w, Height: c.h})
 		if err != nil {
 			t.Fatalf("%dx%d: %v", c.w, c.h, err)
 		}
@@ -160,8 +160,8 @@ func TestFeaturePlotEqualScale(t *testing.T) {
 		labels[i] = 3
 	}
 	for _, sz := range [][2]int{{900, 500}, {500, 900}, {800, 800}} {
-		for _, fixed := range []*PlotBounds{nil, {XMin: -20, XMax: 30, YMin: -15, YMax: 15}} {
-			r, err := plotRender(feat, labels, nil, 2, PlotOptions{Title: "circle", Width: sz[0], Height: sz[1], Bounds: fixed})
+		for _, fixed := range []*Bounds{nil, {XMin: -20, XMax: 30, YMin: -15, YMax: 15}} {
+			r, err := plotRender(feat, labels, nil, 2, Options{Title: "circle", Width: sz[0], Height: sz[1], Bounds: fixed})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -206,7 +206,7 @@ func TestFeaturePlotEqualScale(t *testing.T) {
 func TestFeaturePlotFixedBounds(t *testing.T) {
 	f1, l1, c1 := plotStreaks(400, 3)
 	f2, l2, c2 := plotClusters(400, 4)
-	_, b1, err := FeaturePlot(f1, l1, c1, 2, PlotOptions{Width: 400, Height: 300})
+	_, b1, err := Features(f1, l1, c1, 2, Options{Width: 400, Height: 300})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func TestFeaturePlotFixedBounds(t *testing.T) {
 		l []int
 		c []float64
 	}{{f1, l1, c1}, {f2, l2, c2}} {
-		_, b2, err := FeaturePlot(d.f, d.l, d.c, 2, PlotOptions{Width: 400, Height: 300, Bounds: &b1})
+		_, b2, err := Features(d.f, d.l, d.c, 2, Options{Width: 400, Height: 300, Bounds: &b1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -227,11 +227,11 @@ func TestFeaturePlotFixedBounds(t *testing.T) {
 		}
 	}
 	// Bounds that leave most points outside are fine: those are not drawn.
-	small := PlotBounds{-1, 1, -1, 1}
-	if _, _, err := FeaturePlot(f1, l1, c1, 2, PlotOptions{Width: 200, Height: 200, Bounds: &small}); err != nil {
+	small := Bounds{-1, 1, -1, 1}
+	if _, _, err := Features(f1, l1, c1, 2, Options{Width: 200, Height: 200, Bounds: &small}); err != nil {
 		t.Fatal(err)
 	}
-	u := b1.Union(PlotBounds{-1000, 0, 0, 2000})
+	u := b1.Union(Bounds{-1000, 0, 0, 2000})
 	if u.XMin != -1000 || u.XMax != b1.XMax || u.YMin != b1.YMin || u.YMax != 2000 {
 		t.Errorf("Union = %+v", u)
 	}
@@ -247,11 +247,11 @@ func TestFeaturePlotDeterministic(t *testing.T) {
 		if dim == 8 {
 			f, c = feat8, cent8
 		}
-		a, _, err := FeaturePlot(f, labels, c, dim, PlotOptions{Title: "same", Width: 300, Height: 300})
+		a, _, err := Features(f, labels, c, dim, Options{Title: "same", Width: 300, Height: 300})
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _, err := FeaturePlot(f, labels, c, dim, PlotOptions{Title: "same", Width: 300, Height: 300})
+		b, _, err := Features(f, labels, c, dim, Options{Title: "same", Width: 300, Height: 300})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -272,7 +272,7 @@ func TestFeaturePlotDim1(t *testing.T) {
 	for j := range centers {
 		centers[j] = float64(j) * 3
 	}
-	b, bounds, err := FeaturePlot(feat, labels, centers, 1, PlotOptions{Title: "1-D", Width: 320, Height: 240})
+	b, bounds, err := Features(feat, labels, centers, 1, Options{Title: "1-D", Width: 320, Height: 240})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,7 +319,7 @@ func TestFeaturePlotDegenerate(t *testing.T) {
 		{[]float64{1, 2, 3, 4}, []int{0, 1}, []float64{1, 2, 3, 4, 5, 6}, 2},
 	}
 	for i, c := range cases {
-		b, bounds, err := FeaturePlot(c.feat, c.labels, c.centers, c.dim, PlotOptions{Width: 200, Height: 160})
+		b, bounds, err := Features(c.feat, c.labels, c.centers, c.dim, Options{Width: 200, Height: 160})
 		if err != nil {
 			t.Fatalf("case %d: %v", i, err)
 		}
@@ -419,7 +419,7 @@ func TestPCAProjectionNoisyPlane(t *testing.T) {
 	if mean := sum / float64(cnt); mean > 4*noise {
 		t.Errorf("mean distance error %g with noise %g", mean, noise)
 	}
-	if _, _, err := FeaturePlot(feat, labels, nil, dim, PlotOptions{Title: "PCA", Width: 300, Height: 300}); err != nil {
+	if _, _, err := Features(feat, labels, nil, dim, Options{Title: "PCA", Width: 300, Height: 300}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -464,7 +464,7 @@ func TestFeaturePlotErrors(t *testing.T) {
 		labels  []int
 		centers []float64
 		dim     int
-		bounds  *PlotBounds
+		bounds  *Bounds
 		want    string
 	}{
 		{"dim 0", f, l, c, 0, nil, "dim"},
@@ -478,11 +478,11 @@ func TestFeaturePlotErrors(t *testing.T) {
 		{"11 centers", f, l, append(append([]float64(nil), c...), 0, 0), 2, nil, "centers"},
 		{"NaN feature", nan, l, c, 2, nil, "NaN"},
 		{"Inf center", f, l, inf, 2, nil, "Inf"},
-		{"empty bounds", f, l, c, 2, &PlotBounds{1, 1, 0, 1}, "bounds"},
-		{"NaN bounds", f, l, c, 2, &PlotBounds{0, 1, math.NaN(), 1}, "bounds"},
+		{"empty bounds", f, l, c, 2, &Bounds{1, 1, 0, 1}, "bounds"},
+		{"NaN bounds", f, l, c, 2, &Bounds{0, 1, math.NaN(), 1}, "bounds"},
 	}
 	for _, tc := range cases {
-		_, _, err := FeaturePlot(tc.feat, tc.labels, tc.centers, tc.dim, PlotOptions{Width: 100, Height: 100, Bounds: tc.bounds})
+		_, _, err := Features(tc.feat, tc.labels, tc.centers, tc.dim, Options{Width: 100, Height: 100, Bounds: tc.bounds})
 		if err == nil {
 			t.Errorf("%s: no error", tc.name)
 		} else if !strings.Contains(err.Error(), tc.want) {
@@ -518,11 +518,11 @@ func TestAnimationGIF(t *testing.T) {
 	if err := a.WriteGIF(&bytes.Buffer{}, time.Second); err == nil {
 		t.Error("WriteGIF with no frames: no error")
 	}
-	var bounds *PlotBounds
+	var bounds *Bounds
 	const frames = 4
 	for e := 0; e < frames; e++ {
 		f, l, c := plotClusters(300, uint64(e))
-		b, got, err := FeaturePlot(f, l, c, 2, PlotOptions{Title: fmt.Sprintf("epoch %d", e+1), Bounds: bounds, Width: 240, Height: 200})
+		b, got, err := Features(f, l, c, 2, Options{Title: fmt.Sprintf("epoch %d", e+1), Bounds: bounds, Width: 240, Height: 200})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -538,7 +538,7 @@ func TestAnimationGIF(t *testing.T) {
 	}
 	// Frames of another size and non-PNG data are refused.
 	f, l, c := plotClusters(50, 1)
-	other, _, err := FeaturePlot(f, l, c, 2, PlotOptions{Width: 100, Height: 100})
+	other, _, err := Features(f, l, c, 2, Options{Width: 100, Height: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -596,7 +596,7 @@ func TestAnimationPaletteKeepsClassColours(t *testing.T) {
 		}
 	}
 	img := image.NewRGBA(image.Rect(0, 0, plotClasses, 1))
-	for j, c := range plotPalette {
+	for j, c := range Palette {
 		img.Set(j, 0, c)
 	}
 	var buf bytes.Buffer
@@ -615,7 +615,7 @@ func TestAnimationPaletteKeepsClassColours(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for j, c := range plotPalette {
+	for j, c := range Palette {
 		r1, g1, b1, _ := c.RGBA()
 		r2, g2, b2, _ := g.Image[0].At(j, 0).RGBA()
 		if r1 != r2 || g1 != g2 || b1 != b2 {
@@ -629,7 +629,7 @@ func TestAnimationPaletteKeepsClassColours(t *testing.T) {
 
 func plotPaletteColors() []color.Color {
 	var cs []color.Color
-	for _, c := range plotPalette {
+	for _, c := range Palette {
 		cs = append(cs, c)
 	}
 	return cs
@@ -651,7 +651,7 @@ func TestGridPlot(t *testing.T) {
 	}
 	red, blue := color.RGBA{255, 0, 0, 255}, color.RGBA{0, 0, 255, 255}
 	pngs := [][]byte{solid(100, 80, red), solid(120, 60, blue), solid(100, 80, red), solid(50, 50, blue), solid(100, 80, red)}
-	out, err := GridPlot(pngs, 2)
+	out, err := Grid(pngs, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -675,7 +675,7 @@ func TestGridPlot(t *testing.T) {
 	}
 
 	// Fewer images than columns: one row of as many cells as images.
-	out, err = GridPlot(pngs[:3], 6)
+	out, err = Grid(pngs[:3], 6)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -686,15 +686,15 @@ func TestGridPlot(t *testing.T) {
 	// A figure like the paper's: softmax beside center loss.
 	f1, l1, c1 := plotStreaks(300, 1)
 	f2, l2, c2 := plotClusters(300, 2)
-	a, _, err := FeaturePlot(f1, l1, c1, 2, PlotOptions{Title: "softmax", Width: 300, Height: 300})
+	a, _, err := Features(f1, l1, c1, 2, Options{Title: "softmax", Width: 300, Height: 300})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _, err := FeaturePlot(f2, l2, c2, 2, PlotOptions{Title: "λ=0.1", Width: 300, Height: 300})
+	b, _, err := Features(f2, l2, c2, 2, Options{Title: "λ=0.1", Width: 300, Height: 300})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err = GridPlot([][]byte{a, b}, 2)
+	out, err = Grid([][]byte{a, b}, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -706,8 +706,8 @@ func TestGridPlot(t *testing.T) {
 		pngs [][]byte
 		cols int
 	}{{nil, 2}, {pngs, 0}, {[][]byte{pngs[0], []byte("junk")}, 2}} {
-		if _, err := GridPlot(bad.pngs, bad.cols); err == nil {
-			t.Errorf("GridPlot(%d images, %d cols): no error", len(bad.pngs), bad.cols)
+		if _, err := Grid(bad.pngs, bad.cols); err == nil {
+			t.Errorf("Grid(%d images, %d cols): no error", len(bad.pngs), bad.cols)
 		}
 	}
 }
@@ -729,18 +729,18 @@ func TestFeaturePlotTenThousand(t *testing.T) {
 	fs, ls, cs := plotStreaks(n, 21)
 	fc, lc, cc := plotClusters(n, 22)
 	start := time.Now()
-	streaks, _, err := FeaturePlot(fs, ls, cs, 2, PlotOptions{Title: "epoch 8 · softmax only (λ=0) · test acc 98.62%"})
+	streaks, _, err := Features(fs, ls, cs, 2, Options{Title: "epoch 8 · softmax only (λ=0) · test acc 98.62%"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("10,000-point plot in %v", time.Since(start))
-	clusters, _, err := FeaturePlot(fc, lc, cc, 2, PlotOptions{Title: "epoch 8 · λ=0.1 · α=0.5 · test acc 98.91%"})
+	clusters, _, err := Features(fc, lc, cc, 2, Options{Title: "epoch 8 · λ=0.1 · α=0.5 · test acc 98.91%"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	all := plotEmbed(append(append([]float64(nil), fc...), cc...), 8, 0.8, rng)
-	pca, _, err := FeaturePlot(all[:n*8], lc, all[n*8:], 8, PlotOptions{Title: "epoch 8 · dim 8 · λ=0.1 · α=0.5", Width: 900, Height: 600})
+	pca, _, err := Features(all[:n*8], lc, all[n*8:], 8, Options{Title: "epoch 8 · dim 8 · λ=0.1 · α=0.5", Width: 900, Height: 600})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -752,11 +752,11 @@ func TestFeaturePlotTenThousand(t *testing.T) {
 	for j := range c1 {
 		c1[j] = cc[2*j]
 	}
-	one, _, err := FeaturePlot(f1, lc, c1, 1, PlotOptions{Title: "dim 1 · λ=0.1", Width: 800, Height: 500})
+	one, _, err := Features(f1, lc, c1, 1, Options{Title: "dim 1 · λ=0.1", Width: 800, Height: 500})
 	if err != nil {
 		t.Fatal(err)
 	}
-	grid, err := GridPlot([][]byte{streaks, clusters}, 2)
+	grid, err := Grid([][]byte{streaks, clusters}, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -773,7 +773,7 @@ func TestFeaturePlotTenThousand(t *testing.T) {
 
 	if dir != "" {
 		// An animation from streaks to clusters, on fixed bounds.
-		_, b0, err := FeaturePlot(fs, ls, cs, 2, PlotOptions{Width: 400, Height: 400})
+		_, b0, err := Features(fs, ls, cs, 2, Options{Width: 400, Height: 400})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -787,7 +787,7 @@ func TestFeaturePlotTenThousand(t *testing.T) {
 				f[2*i] = (1-w)*fs[2*i] + w*(cc[2*l]+1.6*jr.NormFloat64())
 				f[2*i+1] = (1-w)*fs[2*i+1] + w*(cc[2*l+1]+1.6*jr.NormFloat64())
 			}
-			fr, _, err := FeaturePlot(f, ls, nil, 2, PlotOptions{Title: fmt.Sprintf("frame %d", e), Width: 400, Height: 400, Bounds: &b0})
+			fr, _, err := Features(f, ls, nil, 2, Options{Title: fmt.Sprintf("frame %d", e), Width: 400, Height: 400, Bounds: &b0})
 			if err != nil {
 				t.Fatal(err)
 			}

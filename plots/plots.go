@@ -1,4 +1,10 @@
-package train
+// Package plots draws deep features the way the center-loss paper's
+// figures do: one colour per class, the class centers marked, both axes on
+// one scale (a PCA projection for more than two dimensions). It also lays
+// plots out in a grid and turns per-epoch plots into an animated GIF. The
+// drawing is gonum's plot package; the GIF, the grid and the projection
+// are the standard library's image packages and gonum's linear algebra.
+package plots
 
 import (
 	"bytes"
@@ -25,33 +31,33 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 )
 
-// PlotOptions describes one feature plot.
-type PlotOptions struct {
+// Options describes one feature plot.
+type Options struct {
 	// Title is drawn above the plot, e.g. "epoch 3 · λ=0.1 · α=0.5 · test acc 98.91%".
-	// FeaturePlot appends " (PCA)" when the features have more than two dimensions.
+	// Features appends " (PCA)" when the features have more than two dimensions.
 	Title string
 	// Bounds fixes the region shown (for animation frames); nil fits it to the data
-	// with a small margin. See FeaturePlot for how the bounds are widened to keep
+	// with a small margin. See Features for how the bounds are widened to keep
 	// both axes on the same scale.
-	Bounds *PlotBounds
+	Bounds *Bounds
 	// Width and Height are the size of the PNG in pixels; 0 (or less) means 800.
 	Width, Height int
 }
 
-// PlotBounds is the data region shown by a feature plot.
-type PlotBounds struct{ XMin, XMax, YMin, YMax float64 }
+// Bounds is the data region shown by a feature plot.
+type Bounds struct{ XMin, XMax, YMin, YMax float64 }
 
 // Union returns the smallest bounds that contain both b and o. It is meant for
 // animations: plot every frame once with nil Bounds, take the union of the
 // returned bounds and plot the frames again with that union.
-func (b PlotBounds) Union(o PlotBounds) PlotBounds {
-	return PlotBounds{
+func (b Bounds) Union(o Bounds) Bounds {
+	return Bounds{
 		XMin: math.Min(b.XMin, o.XMin), XMax: math.Max(b.XMax, o.XMax),
 		YMin: math.Min(b.YMin, o.YMin), YMax: math.Max(b.YMax, o.YMax),
 	}
 }
 
-func (b PlotBounds) valid() bool {
+func (b Bounds) valid() bool {
 	for _, v := range []float64{b.XMin, b.XMax, b.YMin, b.YMax} {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return false
@@ -63,9 +69,9 @@ func (b PlotBounds) valid() bool {
 // plotClasses is the number of classes (digits) a feature plot knows colours for.
 const plotClasses = 10
 
-// plotPalette is the Tableau-10 categorical palette (matplotlib's tab10), one
+// Palette is the Tableau-10 categorical palette (matplotlib's tab10), one
 // colour per digit.
-var plotPalette = [plotClasses]color.NRGBA{
+var Palette = [plotClasses]color.NRGBA{
 	{0x1f, 0x77, 0xb4, 0xff}, // blue
 	{0xff, 0x7f, 0x0e, 0xff}, // orange
 	{0x2c, 0xa0, 0x2c, 0xff}, // green
@@ -96,7 +102,7 @@ var (
 	plotSansBold = font.Font{Typeface: "Liberation", Variant: "Sans", Weight: 700}
 )
 
-// FeaturePlot draws deep features (n x dim, row-major, n = len(labels)) coloured
+// Features draws deep features (n x dim, row-major, n = len(labels)) coloured
 // by label (0-9) and the class centers (k x dim, k = len(centers)/dim <= 10, may
 // be empty), and returns the plot as PNG bytes together with the bounds it used.
 //
@@ -121,14 +127,14 @@ var (
 // reproduces them. Points outside fixed bounds are not drawn. For dim 1 the
 // bounds are used as given and, when fitted, the vertical range is the classes
 // ±0.6.
-func FeaturePlot(features []float64, labels []int, centers []float64, dim int, o PlotOptions) ([]byte, PlotBounds, error) {
+func Features(features []float64, labels []int, centers []float64, dim int, o Options) ([]byte, Bounds, error) {
 	r, err := plotRender(features, labels, centers, dim, o)
 	if err != nil {
-		return nil, PlotBounds{}, err
+		return nil, Bounds{}, err
 	}
 	var buf bytes.Buffer
 	if _, err := (vgimg.PngCanvas{Canvas: r.cv}).WriteTo(&buf); err != nil {
-		return nil, PlotBounds{}, fmt.Errorf("train: feature plot: %w", err)
+		return nil, Bounds{}, fmt.Errorf("plots: feature plot: %w", err)
 	}
 	return buf.Bytes(), r.bounds, nil
 }
@@ -138,34 +144,34 @@ type plotRendered struct {
 	cv     *vgimg.Canvas
 	p      *plot.Plot
 	plotC  draw.Canvas // the canvas the plot (title, axes, data) was drawn in
-	bounds PlotBounds
+	bounds Bounds
 }
 
-func plotRender(features []float64, labels []int, centers []float64, dim int, o PlotOptions) (*plotRendered, error) {
+func plotRender(features []float64, labels []int, centers []float64, dim int, o Options) (*plotRendered, error) {
 	n := len(labels)
 	if dim < 1 {
-		return nil, fmt.Errorf("train: feature plot: dim %d < 1", dim)
+		return nil, fmt.Errorf("plots: feature plot: dim %d < 1", dim)
 	}
 	if n == 0 {
-		return nil, errors.New("train: feature plot: no features")
+		return nil, errors.New("plots: feature plot: no features")
 	}
 	if len(features) != n*dim {
-		return nil, fmt.Errorf("train: feature plot: %d feature values for %d labels of dim %d (want %d)", len(features), n, dim, n*dim)
+		return nil, fmt.Errorf("plots: feature plot: %d feature values for %d labels of dim %d (want %d)", len(features), n, dim, n*dim)
 	}
 	if len(centers)%dim != 0 {
-		return nil, fmt.Errorf("train: feature plot: %d center values is not a multiple of dim %d", len(centers), dim)
+		return nil, fmt.Errorf("plots: feature plot: %d center values is not a multiple of dim %d", len(centers), dim)
 	}
 	k := len(centers) / dim
 	if k > plotClasses {
-		return nil, fmt.Errorf("train: feature plot: %d centers, at most %d", k, plotClasses)
+		return nil, fmt.Errorf("plots: feature plot: %d centers, at most %d", k, plotClasses)
 	}
 	for i, l := range labels {
 		if l < 0 || l >= plotClasses {
-			return nil, fmt.Errorf("train: feature plot: label %d of sample %d outside [0,%d]", l, i, plotClasses-1)
+			return nil, fmt.Errorf("plots: feature plot: label %d of sample %d outside [0,%d]", l, i, plotClasses-1)
 		}
 	}
 	if o.Bounds != nil && !o.Bounds.valid() {
-		return nil, fmt.Errorf("train: feature plot: invalid bounds %+v", *o.Bounds)
+		return nil, fmt.Errorf("plots: feature plot: invalid bounds %+v", *o.Bounds)
 	}
 	w, h := o.Width, o.Height
 	if w <= 0 {
@@ -203,15 +209,15 @@ func plotRender(features []float64, labels []int, centers []float64, dim int, o 
 	plotC := draw.Crop(dc, 4, -legendW, 4, -6)
 	plotFitTitle(p, plotC)
 
-	var b PlotBounds
+	var b Bounds
 	switch {
 	case o.Bounds != nil:
 		b = *o.Bounds
 	case dim == 1:
-		b = plotDataBounds(fx, cx)
+		b = DataBounds(fx, cx)
 		b.YMin, b.YMax = -0.6, float64(plotClasses-1)+0.6
 	default:
-		b = plotDataBounds(fx, cx)
+		b = DataBounds(fx, cx)
 	}
 	if dim == 1 {
 		plotSetBounds(p, b, 1)
@@ -274,7 +280,7 @@ func plotNew(title string, dim, k int) (*plot.Plot, *plot.Legend) {
 	l.ThumbnailWidth = 12
 	l.Padding = 3
 	for d := 0; d < plotClasses; d++ {
-		l.Add(strconv.Itoa(d), plotThumb{fill: plotPalette[d], r: 3.5})
+		l.Add(strconv.Itoa(d), plotThumb{fill: Palette[d], r: 3.5})
 	}
 	if k > 0 {
 		l.Add("center", plotThumb{fill: color.White, r: 4, ring: true})
@@ -290,9 +296,9 @@ func plotFitTitle(p *plot.Plot, c draw.Canvas) {
 	}
 }
 
-// plotDataBounds returns the range of the 2-D points xy and cx plus a margin.
-func plotDataBounds(xy, cx []float64) PlotBounds {
-	b := PlotBounds{math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)}
+// DataBounds returns the range of the 2-D points xy and cx plus a margin.
+func DataBounds(xy, cx []float64) Bounds {
+	b := Bounds{math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)}
 	for _, s := range [][]float64{xy, cx} {
 		for i := 0; i+1 < len(s); i += 2 {
 			b.XMin, b.XMax = math.Min(b.XMin, s[i]), math.Max(b.XMax, s[i])
@@ -305,10 +311,10 @@ func plotDataBounds(xy, cx []float64) PlotBounds {
 		span = 1
 	}
 	m := plotMargin * span
-	return PlotBounds{b.XMin - m, b.XMax + m, b.YMin - m, b.YMax + m}
+	return Bounds{b.XMin - m, b.XMax + m, b.YMin - m, b.YMax + m}
 }
 
-func plotSetBounds(p *plot.Plot, b PlotBounds, dim int) {
+func plotSetBounds(p *plot.Plot, b Bounds, dim int) {
 	p.X.Min, p.X.Max = b.XMin, b.XMax
 	p.Y.Min, p.Y.Max = b.YMin, b.YMax
 	plotSetTicks(p, b, dim)
@@ -318,7 +324,7 @@ func plotSetBounds(p *plot.Plot, b PlotBounds, dim int) {
 // has the same length on both axes of p drawn in c, and sets p's axes to it.
 // The data area depends on the tick labels, which depend on the range, so the
 // adjustment is repeated until it settles.
-func plotEqualScale(p *plot.Plot, c draw.Canvas, b PlotBounds) PlotBounds {
+func plotEqualScale(p *plot.Plot, c draw.Canvas, b Bounds) Bounds {
 	for it := 0; it < 30; it++ {
 		plotSetBounds(p, b, 2)
 		da := p.DataCanvas(c)
@@ -380,7 +386,7 @@ func plotNiceStep(span float64) float64 {
 
 // plotSetTicks gives both axes of a 2-D plot the same tick step (so the grid is
 // square, the scales being equal); for 1-D plots only the x axis.
-func plotSetTicks(p *plot.Plot, b PlotBounds, dim int) {
+func plotSetTicks(p *plot.Plot, b Bounds, dim int) {
 	if dim == 1 {
 		p.X.Tick.Marker = plotStepTicks{plotNiceStep(b.XMax - b.XMin)}
 		return
@@ -413,7 +419,7 @@ func (pp *plotPoints) Plot(c draw.Canvas, p *plot.Plot) {
 	tx, ty := p.Transforms(&c)
 	var sty [plotClasses]draw.GlyphStyle
 	for d := range sty {
-		col := plotPalette[d]
+		col := Palette[d]
 		col.A = plotPointAlpha
 		sty[d] = draw.GlyphStyle{Color: col, Radius: plotPointR, Shape: draw.CircleGlyph{}}
 	}
@@ -443,7 +449,7 @@ func (pc *plotCenters) Plot(c draw.Canvas, p *plot.Plot) {
 			continue
 		}
 		c.DrawGlyph(draw.GlyphStyle{Color: color.Black, Radius: plotCenterR + 1.2, Shape: draw.CircleGlyph{}}, pt)
-		c.DrawGlyph(draw.GlyphStyle{Color: plotPalette[j], Radius: plotCenterR, Shape: draw.CircleGlyph{}}, pt)
+		c.DrawGlyph(draw.GlyphStyle{Color: Palette[j], Radius: plotCenterR, Shape: draw.CircleGlyph{}}, pt)
 		lp := vg.Point{X: pt.X + plotCenterR + 1.5, Y: pt.Y + plotCenterR - 1}
 		s := strconv.Itoa(j)
 		for _, d := range [][2]vg.Length{{-1, 0}, {1, 0}, {0, -1}, {0, 1}, {-0.8, -0.8}, {0.8, 0.8}, {-0.8, 0.8}, {0.8, -0.8}} {
@@ -468,7 +474,7 @@ func (t plotThumb) Thumbnail(c *draw.Canvas) {
 	c.DrawGlyphNoClip(draw.GlyphStyle{Color: t.fill, Radius: t.r, Shape: draw.CircleGlyph{}}, pt)
 }
 
-// Project2D returns the 2-D coordinates FeaturePlot uses for features (n x dim,
+// Project2D returns the 2-D coordinates Features uses for features (n x dim,
 // row-major) and centers (k x dim), as fx (n x 2) and cx (k x 2).
 //
 //   - dim 2: the identity (copies of the inputs).
@@ -480,29 +486,29 @@ func (t plotThumb) Thumbnail(c *draw.Canvas) {
 //     distances within the plane of the two components are preserved. Each
 //     component's sign is fixed by making its largest-magnitude coordinate
 //     positive, so the same data always gives the same picture.
-//   - dim 1: x is the feature and y is 0 (FeaturePlot then spreads the points
+//   - dim 1: x is the feature and y is 0 (Features then spreads the points
 //     vertically by label).
 func Project2D(features []float64, centers []float64, n, k, dim int) (fx, cx []float64, err error) {
 	switch {
 	case dim < 1:
-		return nil, nil, fmt.Errorf("train: project: dim %d < 1", dim)
+		return nil, nil, fmt.Errorf("plots: project: dim %d < 1", dim)
 	case n < 1:
-		return nil, nil, errors.New("train: project: no features")
+		return nil, nil, errors.New("plots: project: no features")
 	case k < 0:
-		return nil, nil, fmt.Errorf("train: project: %d centers", k)
+		return nil, nil, fmt.Errorf("plots: project: %d centers", k)
 	case len(features) != n*dim:
-		return nil, nil, fmt.Errorf("train: project: %d feature values, want %d x %d", len(features), n, dim)
+		return nil, nil, fmt.Errorf("plots: project: %d feature values, want %d x %d", len(features), n, dim)
 	case len(centers) != k*dim:
-		return nil, nil, fmt.Errorf("train: project: %d center values, want %d x %d", len(centers), k, dim)
+		return nil, nil, fmt.Errorf("plots: project: %d center values, want %d x %d", len(centers), k, dim)
 	}
 	for i, v := range features {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, nil, fmt.Errorf("train: project: feature value %d of sample %d is %v", i%dim, i/dim, v)
+			return nil, nil, fmt.Errorf("plots: project: feature value %d of sample %d is %v", i%dim, i/dim, v)
 		}
 	}
 	for i, v := range centers {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, nil, fmt.Errorf("train: project: value %d of center %d is %v", i%dim, i/dim, v)
+			return nil, nil, fmt.Errorf("plots: project: value %d of center %d is %v", i%dim, i/dim, v)
 		}
 	}
 	fx, cx = make([]float64, 2*n), make([]float64, 2*k)
@@ -567,7 +573,7 @@ func plotPrincipalAxes(x []float64, n, dim int) ([2][]float64, error) {
 
 	var es mat.EigenSym
 	if !es.Factorize(cov, true) {
-		return pcs, errors.New("train: project: PCA eigendecomposition did not converge")
+		return pcs, errors.New("plots: project: PCA eigendecomposition did not converge")
 	}
 	var vecs mat.Dense
 	es.VectorsTo(&vecs)
@@ -590,17 +596,17 @@ func plotPrincipalAxes(x []float64, n, dim int) ([2][]float64, error) {
 	return pcs, nil
 }
 
-// GridPlot lays PNG images (typically FeaturePlots, each carrying its own
+// Grid lays PNG images (typically FeaturePlots, each carrying its own
 // title) out in a grid of cols columns, row by row, and returns it as a PNG.
 // Every cell has the size of the largest image, which is centred in it on a
 // white background; when there are fewer images than cols the grid has only as
 // many columns as images. The result is cols x ceil(len/cols) cells.
-func GridPlot(pngs [][]byte, cols int) ([]byte, error) {
+func Grid(pngs [][]byte, cols int) ([]byte, error) {
 	if len(pngs) == 0 {
-		return nil, errors.New("train: grid plot: no images")
+		return nil, errors.New("plots: grid plot: no images")
 	}
 	if cols < 1 {
-		return nil, fmt.Errorf("train: grid plot: %d columns", cols)
+		return nil, fmt.Errorf("plots: grid plot: %d columns", cols)
 	}
 	cols = min(cols, len(pngs))
 	rows := (len(pngs) + cols - 1) / cols
@@ -609,7 +615,7 @@ func GridPlot(pngs [][]byte, cols int) ([]byte, error) {
 	for i, b := range pngs {
 		im, err := png.Decode(bytes.NewReader(b))
 		if err != nil {
-			return nil, fmt.Errorf("train: grid plot: image %d: %w", i, err)
+			return nil, fmt.Errorf("plots: grid plot: image %d: %w", i, err)
 		}
 		imgs[i] = im
 		cw, ch = max(cw, im.Bounds().Dx()), max(ch, im.Bounds().Dy())
@@ -624,7 +630,7 @@ func GridPlot(pngs [][]byte, cols int) ([]byte, error) {
 	}
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, out); err != nil {
-		return nil, fmt.Errorf("train: grid plot: %w", err)
+		return nil, fmt.Errorf("plots: grid plot: %w", err)
 	}
 	return buf.Bytes(), nil
 }
@@ -644,11 +650,11 @@ type Animation struct {
 func (a *Animation) Add(pngBytes []byte) error {
 	im, err := png.Decode(bytes.NewReader(pngBytes))
 	if err != nil {
-		return fmt.Errorf("train: animation frame %d: %w", len(a.frames), err)
+		return fmt.Errorf("plots: animation frame %d: %w", len(a.frames), err)
 	}
 	r := im.Bounds().Sub(im.Bounds().Min)
 	if len(a.frames) > 0 && r != a.size {
-		return fmt.Errorf("train: animation frame %d is %dx%d, earlier frames are %dx%d",
+		return fmt.Errorf("plots: animation frame %d is %dx%d, earlier frames are %dx%d",
 			len(a.frames), r.Dx(), r.Dy(), a.size.Dx(), a.size.Dy())
 	}
 	pi := image.NewPaletted(r, plotGIFPalette)
@@ -667,7 +673,7 @@ func (a *Animation) Len() int { return len(a.frames) }
 // 500 ms) and holding the last one four times as long, at least 2 s.
 func (a *Animation) WriteGIF(w io.Writer, delay time.Duration) error {
 	if len(a.frames) == 0 {
-		return errors.New("train: animation has no frames")
+		return errors.New("plots: animation has no frames")
 	}
 	if delay <= 0 {
 		delay = 500 * time.Millisecond
@@ -680,7 +686,7 @@ func (a *Animation) WriteGIF(w io.Writer, delay time.Duration) error {
 	delays[len(delays)-1] = max(4*cs, 200)
 	g := &gif.GIF{Image: a.frames, Delay: delays, LoopCount: 0}
 	if err := gif.EncodeAll(w, g); err != nil {
-		return fmt.Errorf("train: write gif: %w", err)
+		return fmt.Errorf("plots: write gif: %w", err)
 	}
 	return nil
 }
@@ -700,7 +706,7 @@ var plotGIFPalette = func() color.Palette {
 		return color.RGBA{f(a.R, b.R), f(a.G, b.G), f(a.B, b.B), 0xff}
 	}
 	white, black := color.NRGBA{0xff, 0xff, 0xff, 0xff}, color.NRGBA{0, 0, 0, 0xff}
-	for _, c := range plotPalette {
+	for _, c := range Palette {
 		for _, t := range []float64{1, 0.88, 0.76, 0.64, 0.52, 0.4, 0.28, 0.16, 0.08} {
 			p = append(p, mix(c, white, t))
 		}
@@ -708,9 +714,9 @@ var plotGIFPalette = func() color.Palette {
 			p = append(p, mix(c, black, t))
 		}
 	}
-	for i := range plotPalette {
-		for j := i + 1; j < len(plotPalette); j++ {
-			p = append(p, mix(plotPalette[i], plotPalette[j], 0.5))
+	for i := range Palette {
+		for j := i + 1; j < len(Palette); j++ {
+			p = append(p, mix(Palette[i], Palette[j], 0.5))
 		}
 	}
 	return p
