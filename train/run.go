@@ -228,62 +228,60 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	checkpoint := filepath.Join(o.Out, CheckpointFile)
 	trainImages, trainSecs := 0, 0.0
 	plotSet := trainSet.Head(trainPlotImages)
-	for t.Epoch < o.Epochs {
-		epoch := t.Epoch + 1
-		epochStart := time.Now()
-		progress := progressFunc(o.Progress, epoch, o.Epochs, trainSet.N/o.Batch, o.Batch)
-		er, err := t.TrainEpoch(ctx, trainSet, progress)
+	var hooks Hooks
+	if o.Progress != nil {
+		bar, barEpoch := (func(int, int, StepResult))(nil), 0
+		hooks.Progress = func(epoch, step, steps int, r StepResult) {
+			if epoch != barEpoch {
+				bar, barEpoch = progressFunc(o.Progress, epoch, o.Epochs, steps, o.Batch), epoch
+			}
+			bar(step, steps, r)
+		}
+	}
+	// The run's outputs, after every epoch: metrics.csv, the curves, the
+	// checkpoint, the feature plots, the log line; after the last, the
+	// final exports.
+	hooks.Epoch = func(r EpochReport) error {
+		m := r.Metrics
+		trainImages += r.Train.Images
+		trainSecs += r.TrainSeconds
+		history = append(history, m)
+		if err := writeMetrics(filepath.Join(o.Out, MetricsFile), history); err != nil {
+			return err
+		}
+		curves, err := CurvesPlot(history)
+		if err != nil {
+			return err
+		}
+		if err := writeFile(filepath.Join(o.Out, CurvesFile), curves); err != nil {
+			return err
+		}
+		if err := SaveCheckpoint(checkpoint, t); err != nil {
+			return err
+		}
+		tr, err := t.Evaluate(plotSet)
+		if err != nil {
+			return err
+		}
+		if err := out.epoch(t, m, testSet, r.Test, plotSet, tr); err != nil {
+			return err
+		}
+		fmt.Fprintf(logw, "epoch %d/%d  loss %.4f (softmax %.4f, center %.4f)  train acc %.4f  test acc %.4f  intra %.3f  inter %.3f  lr %g  %.0fs  %.0f img/s\n",
+			m.Epoch, o.Epochs, m.TrainLoss, m.SoftmaxLoss, m.CenterLoss, m.TrainAcc, m.TestAcc, m.Intra, m.Inter, m.LR, m.Seconds, m.ImagesPerSecond)
+		if m.Epoch == o.Epochs {
+			final = r.Test
+			return out.final(testSet, r.Test)
+		}
+		return nil
+	}
+	if err := t.Fit(ctx, trainSet, testSet, o.Epochs, hooks); err != nil {
 		if errors.Is(err, ErrInterrupted) {
 			if serr := SaveCheckpoint(checkpoint, t); serr != nil {
 				return nil, errors.Join(err, serr)
 			}
 			return nil, &InterruptedError{Checkpoint: checkpoint, Epoch: t.Epoch + 1, Step: t.Step}
 		}
-		if err != nil {
-			return nil, err
-		}
-		secs := time.Since(epochStart).Seconds()
-		trainImages += er.Images
-		trainSecs += secs
-		ev, err := t.Evaluate(testSet)
-		if err != nil {
-			return nil, err
-		}
-		m := Metrics{
-			Epoch: epoch, LR: t.LRAt(epoch), TrainLoss: er.Loss, SoftmaxLoss: er.Softmax, CenterLoss: er.Center,
-			TrainAcc: er.Acc, TestAcc: ev.Acc, TestSoftmax: ev.Softmax, TestCenter: ev.Center,
-			Intra: ev.Intra, Inter: ev.Inter, Seconds: time.Since(epochStart).Seconds(),
-			ImagesPerSecond: float64(er.Images) / secs,
-		}
-		history = append(history, m)
-		if err := writeMetrics(filepath.Join(o.Out, MetricsFile), history); err != nil {
-			return nil, err
-		}
-		curves, err := CurvesPlot(history)
-		if err != nil {
-			return nil, err
-		}
-		if err := writeFile(filepath.Join(o.Out, CurvesFile), curves); err != nil {
-			return nil, err
-		}
-		if err := SaveCheckpoint(checkpoint, t); err != nil {
-			return nil, err
-		}
-		tr, err := t.Evaluate(plotSet)
-		if err != nil {
-			return nil, err
-		}
-		if err := out.epoch(t, m, testSet, ev, plotSet, tr); err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(logw, "epoch %d/%d  loss %.4f (softmax %.4f, center %.4f)  train acc %.4f  test acc %.4f  intra %.3f  inter %.3f  lr %g  %.0fs  %.0f img/s\n",
-			epoch, o.Epochs, m.TrainLoss, m.SoftmaxLoss, m.CenterLoss, m.TrainAcc, m.TestAcc, m.Intra, m.Inter, m.LR, m.Seconds, m.ImagesPerSecond)
-		if epoch == o.Epochs {
-			final = ev
-			if err := out.final(testSet, ev); err != nil {
-				return nil, err
-			}
-		}
+		return nil, err
 	}
 	s := &Summary{
 		Hyper: o.Hyper, Epochs: o.Epochs, TrainImages: trainSet.N, TestImages: testSet.N,

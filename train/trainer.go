@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"time"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -385,6 +386,66 @@ func (t *Trainer) TrainEpoch(ctx context.Context, ds *mnist.Dataset, progress fu
 	t.Sums = EpochSums{}
 	t.Epoch++
 	return e, nil
+}
+
+// Hooks attach a run's outputs to Fit, which itself writes and prints
+// nothing. Each hook is optional.
+type Hooks struct {
+	// Progress is called after every training step with the epoch
+	// (1-based), the step within it (1-based), the steps per epoch and the
+	// step's result.
+	Progress func(epoch, step, steps int, r StepResult)
+	// Epoch is called after every epoch and its evaluation; an error
+	// stops Fit and is returned.
+	Epoch func(r EpochReport) error
+}
+
+// EpochReport is what Fit hands its Epoch hook.
+type EpochReport struct {
+	Metrics                  // the epoch's row of metrics.csv
+	Train        EpochResult // the training sums
+	Test         EvalResult  // the test evaluation, features included
+	TrainSeconds float64     // time spent training, without the evaluation
+}
+
+// Fit trains t on trainSet until it has completed epochs epochs,
+// evaluating on testSet after each, and calls h's hooks. When ctx is
+// cancelled it stops after the step under way with an error wrapping
+// ErrInterrupted; t then stands after that step, ready to be saved and
+// resumed, and a resumed Fit goes on with the same batches.
+func (t *Trainer) Fit(ctx context.Context, trainSet, testSet *mnist.Dataset, epochs int, h Hooks) error {
+	for t.Epoch < epochs {
+		epoch := t.Epoch + 1
+		start := time.Now()
+		var progress func(step, steps int, r StepResult)
+		if h.Progress != nil {
+			progress = func(step, steps int, r StepResult) { h.Progress(epoch, step, steps, r) }
+		}
+		er, err := t.TrainEpoch(ctx, trainSet, progress)
+		if err != nil {
+			return err
+		}
+		secs := time.Since(start).Seconds()
+		ev, err := t.Evaluate(testSet)
+		if err != nil {
+			return err
+		}
+		r := EpochReport{
+			Metrics: Metrics{
+				Epoch: epoch, LR: t.LRAt(epoch), TrainLoss: er.Loss, SoftmaxLoss: er.Softmax, CenterLoss: er.Center,
+				TrainAcc: er.Acc, TestAcc: ev.Acc, TestSoftmax: ev.Softmax, TestCenter: ev.Center,
+				Intra: ev.Intra, Inter: ev.Inter, Seconds: time.Since(start).Seconds(),
+				ImagesPerSecond: float64(er.Images) / secs,
+			},
+			Train: er, Test: ev, TrainSeconds: secs,
+		}
+		if h.Epoch != nil {
+			if err := h.Epoch(r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // EvalResult is the network measured on a data set.

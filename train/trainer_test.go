@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -307,4 +308,49 @@ func tensorValues(v any) []float64 {
 		return slices.Clone(d)
 	}
 	return nil
+}
+
+// TestFitCallsHooks: Fit calls Progress after every step and Epoch after
+// every epoch, in order, and stops at the first error an Epoch hook returns.
+func TestFitCallsHooks(t *testing.T) {
+	ds, err := mnist.Load("", "train", 128)
+	if err != nil {
+		t.Fatal(err)
+	}
+	test, err := mnist.Load("", "test", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := DefaultHyper()
+	h.Batch = 32
+	tr, err := NewTrainer(h, tensor.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	var steps []string
+	var epochs []int
+	stop := errors.New("stop")
+	err = tr.Fit(context.Background(), ds, test, 3, Hooks{
+		Progress: func(epoch, step, n int, _ StepResult) { steps = append(steps, fmt.Sprintf("%d.%d/%d", epoch, step, n)) },
+		Epoch: func(r EpochReport) error {
+			epochs = append(epochs, r.Epoch)
+			if r.Train.Images != 128 || len(r.Test.Predicted) != 100 || r.TrainSeconds <= 0 || r.Seconds < r.TrainSeconds {
+				t.Errorf("epoch %d: report %+v", r.Epoch, r.Metrics)
+			}
+			if r.Epoch == 2 {
+				return stop
+			}
+			return nil
+		},
+	})
+	if !errors.Is(err, stop) {
+		t.Errorf("Fit returned %v, want the hook's error", err)
+	}
+	if want := "1.1/4 1.2/4 1.3/4 1.4/4 2.1/4 2.2/4 2.3/4 2.4/4"; strings.Join(steps, " ") != want {
+		t.Errorf("progress calls %v, want %s", steps, want)
+	}
+	if !slices.Equal(epochs, []int{1, 2}) || tr.Epoch != 2 {
+		t.Errorf("epoch hooks %v with the trainer at epoch %d, want [1 2] and 2", epochs, tr.Epoch)
+	}
 }

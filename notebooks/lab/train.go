@@ -100,9 +100,10 @@ func EpochLine(epoch, epochs int, e EpochResult, ev EvalResult, seconds float64)
 		epoch, epochs, e.Loss, e.Softmax, e.Center, e.Acc, ev.Acc, ev.Intra, ev.Inter, seconds)
 }
 
-// Train trains t for epochs epochs on trainSet, evaluating on testSet after
-// each, and writes an EpochLine per epoch to log (nil: nothing). It returns
-// the evaluation after the last epoch.
+// Train trains t for epochs more epochs on trainSet with train's loop
+// (Trainer.Fit), evaluating on testSet after each, and writes an EpochLine
+// per epoch to log (nil: nothing). It returns the evaluation after the last
+// epoch.
 func Train(t *Trainer, trainSet, testSet *Dataset, epochs int, log io.Writer) (EvalResult, error) {
 	var ev EvalResult
 	if log == nil {
@@ -111,18 +112,15 @@ func Train(t *Trainer, trainSet, testSet *Dataset, epochs int, log io.Writer) (E
 	if epochs < 1 {
 		return ev, fmt.Errorf("lab: train for %d epochs", epochs)
 	}
-	for e := 1; e <= epochs; e++ {
-		start := time.Now()
-		er, err := t.TrainEpoch(context.Background(), trainSet, nil)
-		if err != nil {
-			return ev, err
-		}
-		if ev, err = t.Evaluate(testSet); err != nil {
-			return ev, err
-		}
-		fmt.Fprintln(log, EpochLine(e, epochs, er, ev, time.Since(start).Seconds()))
-	}
-	return ev, nil
+	first := t.Epoch
+	err := t.Fit(context.Background(), trainSet, testSet, first+epochs, train.Hooks{
+		Epoch: func(r train.EpochReport) error {
+			ev = r.Test
+			fmt.Fprintln(log, EpochLine(r.Epoch-first, epochs, r.Train, r.Test, r.Seconds))
+			return nil
+		},
+	})
+	return ev, err
 }
 
 // RepoRoot returns the root of the checkout of this module that contains the
