@@ -1,7 +1,5 @@
 // Package train trains LeNet++ on MNIST with softmax cross-entropy plus
-// center loss: it loads the data, runs the training loop (forward, backward,
-// SGD step, center update), evaluates after every epoch and writes what a run
-// produces.
+// center loss.
 //
 // A training step computes
 //
@@ -12,4 +10,12 @@
 // weights with [SGD] and then moves the class centers by the alpha rule.
 // Evaluation runs a second graph that shares the weights but has no gradient
 // nodes, so it cannot disturb training.
+//
+// [Trainer.Fit] is the loop: epochs of steps over shuffled batches, each
+// followed by an evaluation; it writes nothing, and a run's outputs attach
+// to it as [Hooks]. [Run] is that loop with everything the trainer command
+// writes attached: metrics.csv, the training curves, checkpoints (which
+// [LoadCheckpoint] resumes exactly, mid-epoch too), the feature plots of
+// package plots and the final exports and summary, with the features
+// scored by package verify. The data comes from package mnist.
 package train
