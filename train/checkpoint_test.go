@@ -592,16 +592,19 @@ type ckptFailReader struct{ err error }
 func (r ckptFailReader) Read([]byte) (int, error) { return 0, r.err }
 
 func TestCheckpointWriteToErrors(t *testing.T) {
-	for name, x := range map[string]*Tensor{
-		"length": {Shape: []int{2, 2}, Data: []float32{1, 2, 3}},
-		"type":   {Shape: []int{2}, Data: []int{1, 2}},
-		"shape":  {Shape: []int{-1}, Data: []float32{}},
-		"nil":    nil,
+	for _, tc := range []struct {
+		name string
+		x    *Tensor
+	}{
+		{"length", &Tensor{Shape: []int{2, 2}, Data: []float32{1, 2, 3}}},
+		{"type", &Tensor{Shape: []int{2}, Data: []int{1, 2}}},
+		{"shape", &Tensor{Shape: []int{-1}, Data: []float32{}}},
+		{"nil", nil},
 	} {
-		c := &Checkpoint{Version: 1, Tensors: map[string]*Tensor{"x": x}}
+		c := &Checkpoint{Version: 1, Tensors: map[string]*Tensor{"x": tc.x}}
 		var buf bytes.Buffer
 		if _, err := c.WriteTo(&buf); err == nil || buf.Len() != 0 {
-			t.Errorf("%s: error %v after %d bytes", name, err, buf.Len())
+			t.Errorf("%s: error %v after %d bytes", tc.name, err, buf.Len())
 		}
 	}
 }

@@ -110,13 +110,17 @@ func TestBadDatasetIsAnError(t *testing.T) {
 	}
 	defer tr.Close()
 	const px = graph.Rows * graph.Cols
-	for name, ds := range map[string]*mnist.Dataset{
-		"label 10":       {Pixels: make([]uint8, 4*px), Labels: []int{0, 1, 10, 2}, N: 4},
-		"label -1":       {Pixels: make([]uint8, 4*px), Labels: []int{0, -1, 1, 2}, N: 4},
-		"short images":   {Pixels: make([]uint8, 3*px), Labels: []int{0, 1, 2, 3}, N: 4},
-		"missing labels": {Pixels: make([]uint8, 4*px), Labels: []int{0, 1}, N: 4},
-		"nil":            nil,
+	for _, c := range []struct {
+		name string
+		ds   *mnist.Dataset
+	}{
+		{"label 10", &mnist.Dataset{Pixels: make([]uint8, 4*px), Labels: []int{0, 1, 10, 2}, N: 4}},
+		{"label -1", &mnist.Dataset{Pixels: make([]uint8, 4*px), Labels: []int{0, -1, 1, 2}, N: 4}},
+		{"short images", &mnist.Dataset{Pixels: make([]uint8, 3*px), Labels: []int{0, 1, 2, 3}, N: 4}},
+		{"missing labels", &mnist.Dataset{Pixels: make([]uint8, 4*px), Labels: []int{0, 1}, N: 4}},
+		{"nil", nil},
 	} {
+		name, ds := c.name, c.ds
 		if _, err := tr.Evaluate(ds); err == nil {
 			t.Errorf("%s: evaluate returned no error", name)
 		}

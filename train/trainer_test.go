@@ -65,9 +65,12 @@ func TestSGDStep(t *testing.T) {
 
 func TestLRSchedule(t *testing.T) {
 	h := Hyper{LR: 0.1, LRSteps: []int{3, 5}, LRGamma: 0.5}
-	for epoch, want := range map[int]float64{1: 0.1, 2: 0.1, 3: 0.05, 4: 0.05, 5: 0.025, 9: 0.025} {
-		if got := h.LRAt(epoch); math.Abs(got-want) > 1e-15 {
-			t.Errorf("LRAt(%d) = %v, want %v", epoch, got, want)
+	for _, c := range []struct {
+		epoch int
+		want  float64
+	}{{1, 0.1}, {2, 0.1}, {3, 0.05}, {4, 0.05}, {5, 0.025}, {9, 0.025}} {
+		if got := h.LRAt(c.epoch); math.Abs(got-c.want) > 1e-15 {
+			t.Errorf("LRAt(%d) = %v, want %v", c.epoch, got, c.want)
 		}
 	}
 }
@@ -96,20 +99,23 @@ func TestShuffleIsAPermutationFixedBySeedAndEpoch(t *testing.T) {
 }
 
 func TestHyperValidate(t *testing.T) {
-	for name, mod := range map[string]func(*Hyper){
-		"batch":     func(h *Hyper) { h.Batch = 0 },
-		"learning":  func(h *Hyper) { h.LR = 0 },
-		"alpha":     func(h *Hyper) { h.Alpha = 1.5 },
-		"lambda":    func(h *Hyper) { h.Lambda = -1 },
-		"dimension": func(h *Hyper) { h.Dim = 0 },
-		"momentum":  func(h *Hyper) { h.Momentum = 1 },
-		"shift":     func(h *Hyper) { h.Shift = 9 },
+	for _, c := range []struct {
+		name string
+		mod  func(*Hyper)
+	}{
+		{"batch", func(h *Hyper) { h.Batch = 0 }},
+		{"learning", func(h *Hyper) { h.LR = 0 }},
+		{"alpha", func(h *Hyper) { h.Alpha = 1.5 }},
+		{"lambda", func(h *Hyper) { h.Lambda = -1 }},
+		{"dimension", func(h *Hyper) { h.Dim = 0 }},
+		{"momentum", func(h *Hyper) { h.Momentum = 1 }},
+		{"shift", func(h *Hyper) { h.Shift = 9 }},
 	} {
 		h := DefaultHyper()
-		mod(&h)
+		c.mod(&h)
 		err := h.Validate()
-		if err == nil || !strings.Contains(err.Error(), name) {
-			t.Errorf("%s: error %v should name it", name, err)
+		if err == nil || !strings.Contains(err.Error(), c.name) {
+			t.Errorf("%s: error %v should name it", c.name, err)
 		}
 	}
 	if err := DefaultHyper().Validate(); err != nil {

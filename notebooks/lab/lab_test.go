@@ -132,7 +132,10 @@ func TestRunSize(t *testing.T) {
 	if s, err = lab.RunSize(); err != nil || s.TrainImages != 640 || s.Epochs != 3 || s.TestImages != lab.QuickSize.TestImages {
 		t.Errorf("overrides: %+v, %v", s, err)
 	}
-	for env, v := range map[string]string{lab.QuickEnv: "maybe", lab.TrainEnv: "10", lab.TestEnv: "x", lab.EpochsEnv: "0"} {
+	for _, c := range []struct{ env, v string }{
+		{lab.QuickEnv, "maybe"}, {lab.TrainEnv, "10"}, {lab.TestEnv, "x"}, {lab.EpochsEnv, "0"},
+	} {
+		env, v := c.env, c.v
 		t.Run(env, func(t *testing.T) {
 			t.Setenv(env, v)
 			if _, err := lab.RunSize(); err == nil || !strings.Contains(err.Error(), env) {
@@ -263,16 +266,19 @@ func TestPlots(t *testing.T) {
 	}
 	checkPNG(t, "GridPlot", grid, 1280, 1280)
 
-	for name, f := range map[string]func() ([]byte, error){
-		"odd coordinates": func() ([]byte, error) { return lab.ScatterPlot(b.Points[:3], b.Labels, nil, "") },
-		"label 10":        func() ([]byte, error) { return lab.ScatterPlot([]float64{0, 0}, []int{10}, nil, "") },
-		"ragged path": func() ([]byte, error) {
+	for _, c := range []struct {
+		name string
+		f    func() ([]byte, error)
+	}{
+		{"odd coordinates", func() ([]byte, error) { return lab.ScatterPlot(b.Points[:3], b.Labels, nil, "") }},
+		{"label 10", func() ([]byte, error) { return lab.ScatterPlot([]float64{0, 0}, []int{10}, nil, "") }},
+		{"ragged path", func() ([]byte, error) {
 			return lab.TrajectoryPlot(b.Points, b.Labels, [][]float64{{0, 0}, {0, 0, 1, 1}}, nil, "")
-		},
-		"odd means": func() ([]byte, error) { return lab.TrajectoryPlot(b.Points, b.Labels, nil, []float64{1}, "") },
+		}},
+		{"odd means", func() ([]byte, error) { return lab.TrajectoryPlot(b.Points, b.Labels, nil, []float64{1}, "") }},
 	} {
-		if _, err := f(); err == nil {
-			t.Errorf("%s: no error", name)
+		if _, err := c.f(); err == nil {
+			t.Errorf("%s: no error", c.name)
 		}
 	}
 
