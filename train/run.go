@@ -187,10 +187,6 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		return nil, limitUsage("TestLimit", err)
 	}
 	impl := blas.Default()
-	fmt.Fprintf(logw, "BLAS: %s\n", impl.Name())
-	if !impl.IsNative() {
-		fmt.Fprintln(logw, blas.Hint())
-	}
 
 	var final EvalResult
 	var t *Trainer
@@ -209,7 +205,13 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		return nil, err
 	}
 	defer t.Close()
+	// First what computes the run: the layers (and in which precision),
+	// then the BLAS for the rest.
 	fmt.Fprintf(logw, "Layers: %s\n", t.Net.Kernels())
+	fmt.Fprintf(logw, "BLAS: %s\n", impl.Name())
+	if !impl.IsNative() {
+		fmt.Fprintln(logw, blas.Hint())
+	}
 	if t.Epoch >= o.Epochs {
 		return nil, &UsageError{Option: "Epochs", Value: strconv.Itoa(o.Epochs), Err: fmt.Errorf("the checkpoint has already completed %d epochs", t.Epoch)}
 	}
