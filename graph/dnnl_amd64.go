@@ -151,12 +151,17 @@ func (p *dnnlPlan) adesc(shape []int, tag onednn.Tag) (*onednn.Desc, error) {
 // floats allocates a float32 buffer that holds at least n bytes.
 func floats(n int) []float32 { return make([]float32, (n+3)/4) }
 
-// reorder copies between two layouts of one tensor; nil when they are the same.
+// reorder converts one tensor between the caller's layout and a
+// primitive's, through a buffer that holds the primitive's side. A nil
+// *reorder stands for two layouts that are the same: its methods then pass
+// the caller's memory through.
 type reorder struct {
-	p *onednn.Primitive
+	p   *onednn.Primitive
+	buf []float32
 }
 
-func (p *dnnlPlan) newReorder(from, to *onednn.Desc) (*reorder, error) {
+// newReorder copies from into to; own describes the side the buffer holds.
+func (p *dnnlPlan) newReorder(from, to, own *onednn.Desc) (*reorder, error) {
 	if p.lib.Equal(from, to) {
 		return nil, nil
 	}
@@ -164,11 +169,32 @@ func (p *dnnlPlan) newReorder(from, to *onednn.Desc) (*reorder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &reorder{r}, nil
+	return &reorder{p: r, buf: floats(p.lib.Size(own))}, nil
 }
 
-func (r *reorder) run(from, to []float32) error {
-	return r.p.Execute(onednn.F32(onednn.ArgFrom, from), onednn.F32(onednn.ArgTo, to))
+// in converts x into the buffer and returns the buffer, or x itself.
+func (r *reorder) in(x []float32) ([]float32, error) {
+	if r == nil {
+		return x, nil
+	}
+	return r.buf, r.p.Execute(onednn.F32(onednn.ArgFrom, x), onednn.F32(onednn.ArgTo, r.buf))
+}
+
+// stage is the primitive's side of y: the buffer, which out then copies
+// into y (or which in filled from it), or y itself.
+func (r *reorder) stage(y []float32) []float32 {
+	if r == nil {
+		return y
+	}
+	return r.buf
+}
+
+// out converts the buffer into y; nothing when the layouts are the same.
+func (r *reorder) out(y []float32) error {
+	if r == nil {
+		return nil
+	}
+	return r.p.Execute(onednn.F32(onednn.ArgFrom, r.buf), onednn.F32(onednn.ArgTo, y))
 }
 
 // dnnlConv is one 5×5 convolution with padding 2: its forward pass, the
@@ -176,13 +202,12 @@ func (r *reorder) run(from, to []float32) error {
 // bias, and the reorders between the weights' OIHW layout (the parameter's,
 // PyTorch's) and the layouts the primitives chose.
 type dnnlConv struct {
-	in, out, w          tensor.Shape
-	fwd, bwdData, bwdW  *onednn.Primitive
-	wFwd, wBwd, dwPlain *reorder
-	wFwdBuf, wBwdBuf    []float32
-	dwBuf, db           []float32
-	toSrc               *reorder  // first layer in bfloat16: the images to bfloat16
-	srcBuf              []float32 // and where they go, for both passes
+	in, out, w         tensor.Shape
+	fwd, bwdData, bwdW *onednn.Primitive
+	wFwd, wBwd         *reorder // the weights into the forward and backward-data layouts
+	dw                 *reorder // the weight gradient back to OIHW
+	src                *reorder // first layer in bfloat16: the images to bfloat16, for both passes
+	db                 []float32
 }
 
 func (p *dnnlPlan) newConv(n, cin, co, h int, first bool) (*dnnlConv, error) {
@@ -203,46 +228,35 @@ func (p *dnnlPlan) newConv(n, cin, co, h int, first bool) (*dnnlConv, error) {
 	}
 	var err error
 	if first {
-		if c.toSrc, err = p.newReorder(images, src); err != nil {
+		if c.src, err = p.newReorder(images, src, src); err != nil {
 			return nil, err
-		}
-		if c.toSrc != nil {
-			c.srcBuf = floats(p.lib.Size(src))
 		}
 	}
 	if c.fwd, err = p.eng.ConvForward(onednn.ForwardTraining, src, wAny, bias, dst, 2); err != nil {
 		return nil, err
 	}
-	if c.wFwd, err = p.newReorder(wPlain, c.fwd.Desc(onednn.ArgWeights)); err != nil {
+	wFwd := c.fwd.Desc(onednn.ArgWeights)
+	if c.wFwd, err = p.newReorder(wPlain, wFwd, wFwd); err != nil {
 		return nil, err
 	}
-	c.wFwdBuf = floats(c.fwd.Size(onednn.ArgWeights))
 	if !first {
 		if c.bwdData, err = p.eng.ConvBackwardData(src, wAny, dst, 2, c.fwd); err != nil {
 			return nil, err
 		}
-		if c.wBwd, err = p.newReorder(wPlain, c.bwdData.Desc(onednn.ArgWeights)); err != nil {
+		wBwd := c.bwdData.Desc(onednn.ArgWeights)
+		if c.wBwd, err = p.newReorder(wPlain, wBwd, wBwd); err != nil {
 			return nil, err
 		}
-		c.wBwdBuf = floats(c.bwdData.Size(onednn.ArgWeights))
 	}
 	if c.bwdW, err = p.eng.ConvBackwardWeights(src, dwAny, bias, dst, 2, c.fwd); err != nil {
 		return nil, err
 	}
-	if c.dwPlain, err = p.newReorder(c.bwdW.Desc(onednn.ArgDiffWeights), wPlain); err != nil {
+	dw := c.bwdW.Desc(onednn.ArgDiffWeights)
+	if c.dw, err = p.newReorder(dw, wPlain, dw); err != nil {
 		return nil, err
 	}
-	c.dwBuf = floats(c.bwdW.Size(onednn.ArgDiffWeights))
 	c.db = make([]float32, co)
 	return c, nil
-}
-
-// weightsFor returns w as reordered into buf by r, or w itself when r is nil.
-func reordered(r *reorder, w, buf []float32) ([]float32, error) {
-	if r == nil {
-		return w, nil
-	}
-	return buf, r.run(w, buf)
 }
 
 // dnnlPReLU is a per-channel PReLU on the trunk's layout; the slopes, a (C)
@@ -283,9 +297,8 @@ type dnnlPool struct {
 	in, out  tensor.Shape
 	fwd, bwd *onednn.Primitive
 	ws       []byte
-	toPlain  *reorder // last pooling only
-	toAct    *reorder
-	y, dy    []float32 // its output and output gradient in the trunk's layout, last pooling only
+	toPlain  *reorder // last pooling only: its output to NCHW,
+	toAct    *reorder // and its output gradient back to the trunk's layout
 }
 
 func (p *dnnlPlan) newPool(n, c, h int, last bool) (*dnnlPool, error) {
@@ -307,14 +320,11 @@ func (p *dnnlPlan) newPool(n, c, h int, last bool) (*dnnlPool, error) {
 	}
 	pl.ws = make([]byte, pl.fwd.Size(onednn.ArgWorkspace))
 	if last {
-		if pl.toPlain, err = p.newReorder(dst, plain); err != nil {
+		if pl.toPlain, err = p.newReorder(dst, plain, dst); err != nil {
 			return nil, err
 		}
-		if pl.toAct, err = p.newReorder(plain, dst); err != nil {
+		if pl.toAct, err = p.newReorder(plain, dst, dst); err != nil {
 			return nil, err
-		}
-		if pl.toPlain != nil {
-			pl.y, pl.dy = make([]float32, pl.out.TotalSize()), make([]float32, pl.out.TotalSize())
 		}
 	}
 	return pl, nil
@@ -456,11 +466,11 @@ func (c *dnnlConv) apply(x, w, b *G.Node) (*G.Node, error) {
 		name: "oneDNN.Conv2d", in: []tensor.Shape{c.in, c.w, {c.w[0]}}, out: c.out,
 		wrt: []bool{!first, true, true},
 		run: func(in [][]float32, y []float32) error {
-			w, err := reordered(c.wFwd, in[1], c.wFwdBuf)
+			w, err := c.wFwd.in(in[1])
 			if err != nil {
 				return err
 			}
-			x, err := reordered(c.toSrc, in[0], c.srcBuf)
+			x, err := c.src.in(in[0])
 			if err != nil {
 				return err
 			}
@@ -475,7 +485,7 @@ func (c *dnnlConv) apply(x, w, b *G.Node) (*G.Node, error) {
 			if dx, err = apply(&dnnlOp{
 				name: "oneDNN.Conv2dGradInput", in: []tensor.Shape{c.w, c.out}, out: c.in,
 				run: func(in [][]float32, dx []float32) error {
-					w, err := reordered(c.wBwd, in[0], c.wBwdBuf)
+					w, err := c.wBwd.in(in[0])
 					if err != nil {
 						return err
 					}
@@ -490,22 +500,13 @@ func (c *dnnlConv) apply(x, w, b *G.Node) (*G.Node, error) {
 			run: func(in [][]float32, dw []float32) error {
 				// One primitive computes both gradients; the bias's waits in
 				// c.db for the op below.
-				buf := dw
-				if c.dwPlain != nil {
-					buf = c.dwBuf
-				}
-				x := in[0]
-				if c.toSrc != nil {
-					x = c.srcBuf // converted by the forward pass
-				}
+				// The images as the forward pass converted them.
+				x := c.src.stage(in[0])
 				if err := c.bwdW.Execute(onednn.F32(onednn.ArgSrc, x), onednn.F32(onednn.ArgDiffDst, in[1]),
-					onednn.F32(onednn.ArgDiffWeights, buf), onednn.F32(onednn.ArgDiffBias, c.db)); err != nil {
+					onednn.F32(onednn.ArgDiffWeights, c.dw.stage(dw)), onednn.F32(onednn.ArgDiffBias, c.db)); err != nil {
 					return err
 				}
-				if c.dwPlain != nil {
-					return c.dwPlain.run(buf, dw)
-				}
-				return nil
+				return c.dw.out(dw)
 			},
 		}, in[0], grad)
 		if err != nil {
@@ -560,17 +561,10 @@ func (pl *dnnlPool) apply(x *G.Node) (*G.Node, error) {
 	fwd := &dnnlOp{
 		name: "oneDNN.MaxPool2x2", in: []tensor.Shape{pl.in}, out: pl.out, wrt: []bool{true},
 		run: func(in [][]float32, y []float32) error {
-			dst := y
-			if pl.toPlain != nil {
-				dst = pl.y
-			}
-			if err := pl.fwd.Execute(onednn.F32(onednn.ArgSrc, in[0]), onednn.F32(onednn.ArgDst, dst), onednn.Bytes(onednn.ArgWorkspace, pl.ws)); err != nil {
+			if err := pl.fwd.Execute(onednn.F32(onednn.ArgSrc, in[0]), onednn.F32(onednn.ArgDst, pl.toPlain.stage(y)), onednn.Bytes(onednn.ArgWorkspace, pl.ws)); err != nil {
 				return err
 			}
-			if pl.toPlain != nil {
-				return pl.toPlain.run(dst, y)
-			}
-			return nil
+			return pl.toPlain.out(y)
 		},
 	}
 	var y *G.Node
@@ -580,12 +574,9 @@ func (pl *dnnlPool) apply(x *G.Node) (*G.Node, error) {
 		dx, err := apply(&dnnlOp{
 			name: "oneDNN.MaxPool2x2Grad", in: []tensor.Shape{pl.out, pl.out}, out: pl.in,
 			run: func(in [][]float32, dx []float32) error {
-				dy := in[1]
-				if pl.toAct != nil {
-					if err := pl.toAct.run(dy, pl.dy); err != nil {
-						return err
-					}
-					dy = pl.dy
+				dy, err := pl.toAct.in(in[1])
+				if err != nil {
+					return err
 				}
 				return pl.bwd.Execute(onednn.F32(onednn.ArgDiffDst, dy), onednn.Bytes(onednn.ArgWorkspace, pl.ws), onednn.F32(onednn.ArgDiffSrc, dx))
 			},
