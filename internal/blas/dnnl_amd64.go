@@ -52,18 +52,6 @@ var callPool = sync.Pool{New: func() any { return new(sgemmCall) }}
 // primitives internal/onednn runs, which shares the library loaded there.
 func fastNames() []string { return []string{"libdnnl.so.2", "libdnnl.so.3"} }
 
-// dnnlVersion mirrors oneDNN's dnnl_version_t, field for field.
-type dnnlVersion struct {
-	major, minor, patch int32
-	//lint:ignore U1000 mirrors the C struct, which places cpuRuntime after it
-	hash       *byte
-	cpuRuntime uint32
-	//lint:ignore U1000 mirrors the C struct
-	gpuRuntime uint32
-}
-
-const dnnlRuntimeOMP = 2 // DNNL_RUNTIME_OMP
-
 // openFast opens oneDNN at path and checks that its product computes
 // correctly. libdnnl.so.2 is the library internal/onednn loads for its
 // primitives, with OpenMP on every core: its product then spreads over the
@@ -101,14 +89,13 @@ func openFast(path string) (*fastSgemm, error) {
 	if f.fn, err = purego.Dlsym(h, "dnnl_sgemm"); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if _, err := purego.Dlsym(h, "dnnl_version"); err != nil {
+	version, err := purego.Dlsym(h, "dnnl_version")
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	var version func() *dnnlVersion
-	purego.RegisterLibFunc(&version, h, "dnnl_version")
-	v := version()
-	f.version = fmt.Sprintf("%d.%d.%d", v.major, v.minor, v.patch)
-	if v.cpuRuntime == dnnlRuntimeOMP {
+	v := onednn.ReadVersion(version)
+	f.version = v.String()
+	if v.CPURuntime == onednn.RuntimeOpenMP {
 		if n := onednn.OpenMPThreads(); n != 1 {
 			return nil, fmt.Errorf("%s: OpenMP would run %d threads in each product (libgomp was loaded before oneDNN)", path, n)
 		}

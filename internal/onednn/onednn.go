@@ -3,7 +3,6 @@
 package onednn
 
 import (
-	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -33,11 +32,6 @@ func (l *Library) HasBF16() bool { return l.isa&isaBF16 == isaBF16 }
 
 // Handle is the dlopen handle, for looking up other entry points.
 func (l *Library) Handle() uintptr { return l.h }
-
-// String describes the library in one line.
-func (l *Library) String() string {
-	return fmt.Sprintf("oneDNN %s (%s, %s, %d threads, %s)", l.Version, l.Path, l.Runtime, l.Threads, l.ISA)
-}
 
 type funcs struct {
 	engineCreate, engineDestroy, streamCreate, streamDestroy uintptr
@@ -107,31 +101,23 @@ var Load = sync.OnceValues(func() (*Library, error) {
 	if err := l.call("dnnl_primitive_attr_set_scratchpad_mode", f.attrScratchpad, l.attr, 1 /* user */); err != nil {
 		return nil, err
 	}
-	r, _, _ := purego.SyscallN(version)
-	// r points to a static dnnl_version_t; the round trip through &r keeps
-	// vet from reading it as a Go pointer made from an integer.
-	v := *(**struct {
-		major, minor, patch int32
-		hash                *byte
-		cpuRuntime          uint32
-		gpuRuntime          uint32
-	})(unsafe.Pointer(&r))
-	l.Version = fmt.Sprintf("%d.%d.%d", v.major, v.minor, v.patch)
-	if v.major != 2 || v.minor < 2 {
+	v := ReadVersion(version)
+	l.Version = v.String()
+	if v.Major != 2 || v.Minor < 2 {
 		// PReLU came in 2.2; 3.x has another API.
 		return nil, fmt.Errorf("onednn: %s is version %s; the 2.x API from 2.2 on is supported", path, l.Version)
 	}
-	l.Runtime = runtimes[v.cpuRuntime]
+	l.Runtime = runtimes[v.CPURuntime]
 	if l.Runtime == "" {
-		l.Runtime = fmt.Sprintf("runtime %d", v.cpuRuntime)
+		l.Runtime = fmt.Sprintf("runtime %d", v.CPURuntime)
 	}
 	l.Threads = 1
-	if v.cpuRuntime == runtimeOMP {
+	if v.CPURuntime == RuntimeOpenMP {
 		l.Threads = OpenMPThreads()
-	} else if v.cpuRuntime != runtimeSeq {
+	} else if v.CPURuntime != runtimeSeq {
 		l.Threads = runtime.NumCPU()
 	}
-	r, _, _ = purego.SyscallN(isa)
+	r, _, _ := purego.SyscallN(isa)
 	l.isa = uint32(r)
 	l.ISA = isaNames[l.isa]
 	if l.ISA == "" {
@@ -140,10 +126,34 @@ var Load = sync.OnceValues(func() (*Library, error) {
 	return l, nil
 })
 
+// CPU threading runtimes of Version.CPURuntime.
 const (
-	runtimeSeq = 1
-	runtimeOMP = 2
+	runtimeSeq    = 1
+	RuntimeOpenMP = 2
 )
+
+// Version is what a library's dnnl_version reports.
+type Version struct {
+	Major, Minor, Patch int
+	CPURuntime          uint32 // RuntimeOpenMP, ...
+}
+
+func (v Version) String() string { return fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch) }
+
+// ReadVersion calls the dnnl_version function at fn, of any oneDNN release
+// (its dnnl_version_t has kept its layout from 1.x to 3.x).
+func ReadVersion(fn uintptr) Version {
+	r, _, _ := purego.SyscallN(fn)
+	// r points to a static dnnl_version_t; the round trip through &r keeps
+	// vet from reading it as a Go pointer made from an integer.
+	c := *(**struct {
+		major, minor, patch int32
+		hash                *byte
+		cpuRuntime          uint32
+		gpuRuntime          uint32
+	})(unsafe.Pointer(&r))
+	return Version{Major: int(c.major), Minor: int(c.minor), Patch: int(c.patch), CPURuntime: c.cpuRuntime}
+}
 
 var runtimes = map[uint32]string{1: "sequential", 2: "OpenMP", 4: "TBB", 8: "threadpool"}
 
@@ -191,12 +201,6 @@ func (e *StatusError) Error() string {
 	return fmt.Sprintf("onednn: %s: %s", e.Call, s)
 }
 
-// ErrUnimplemented is what a primitive that oneDNN does not implement for
-// the given descriptors matches with errors.Is.
-var ErrUnimplemented = errors.New("onednn: unimplemented")
-
-func (e *StatusError) Is(target error) bool { return target == ErrUnimplemented && e.Status == 3 }
-
 func (l *Library) call(name string, fn uintptr, args ...uintptr) error {
 	r, _, _ := purego.SyscallN(fn, args...)
 	if st := int32(r); st != 0 {
@@ -212,7 +216,6 @@ type DataType uint32
 const (
 	DataBF16 DataType = 2
 	DataF32  DataType = 3
-	DataU8   DataType = 6
 )
 
 // Tag names a memory layout (dnnl_format_tag_t).
@@ -224,7 +227,6 @@ type Tag uint32
 const (
 	Any      Tag = 1  // let the primitive choose
 	A        Tag = 2  // a vector
-	AB       Tag = 3  // a row-major matrix
 	ABCD     Tag = 5  // NCHW, OIHW
 	ACDB     Tag = 20 // NHWC
 	ABcd16b  Tag = 69 // nChw16c
@@ -312,9 +314,6 @@ func (l *Library) NewEngine() (*Engine, error) {
 	}, [2]uintptr{e.eng, e.strm})
 	return e, nil
 }
-
-// Library is the library the engine runs in.
-func (e *Engine) Library() *Library { return e.l }
 
 // Argument kinds of Execute (DNNL_ARG_*).
 const (
@@ -509,6 +508,19 @@ func (p *Primitive) execute(args []Arg) error {
 	return err
 }
 
+// describe fills an operation descriptor with init(op, args...), a
+// dnnl_*_desc_init function, and creates its primitive; keep holds the Go
+// objects that args point into.
+func (e *Engine) describe(what string, init uintptr, hint *Primitive, keep []any, args ...uintptr) (*Primitive, error) {
+	op := newOpDesc()
+	err := e.l.call(what+" descriptor", init, append([]uintptr{uintptr(unsafe.Pointer(op))}, args...)...)
+	runtime.KeepAlive(keep)
+	if err != nil {
+		return nil, err
+	}
+	return e.create(what, op, hint)
+}
+
 func (l *Library) descs(ds ...*Desc) []uintptr {
 	out := make([]uintptr, len(ds))
 	for i, d := range ds {
@@ -532,105 +544,74 @@ func (e *Engine) Reorder(from, to *Desc) (*Primitive, error) {
 	return p, p.finish("reorder")
 }
 
-// Propagation kinds.
-const (
-	ForwardTraining  = 64
-	ForwardInference = 96
-)
+// ForwardTraining is the propagation kind of a forward pass that a
+// backward pass follows.
+const ForwardTraining = 64
 
 // ConvForward is a stride-1 convolution with padding pad on every side,
 // y = conv(x, w) + b; bias may be nil.
 func (e *Engine) ConvForward(prop int, src, weights, bias, dst *Desc, pad int) (*Primitive, error) {
-	op := newOpDesc()
 	st, pl := dims([]int{1, 1}), dims([]int{pad, pad})
 	ds := e.l.descs(src, weights, bias, dst)
-	if err := e.l.call("dnnl_convolution_forward_desc_init", e.l.f.convFwd, uintptr(unsafe.Pointer(op)), uintptr(prop), 1, /* direct */
-		ds[0], ds[1], ds[2], ds[3], uintptr(unsafe.Pointer(st)), uintptr(unsafe.Pointer(pl)), uintptr(unsafe.Pointer(pl))); err != nil {
-		return nil, err
-	}
-	runtime.KeepAlive([]any{src, weights, bias, dst, st, pl})
-	return e.create("convolution forward", op, nil)
+	return e.describe("convolution forward", e.l.f.convFwd, nil, []any{src, weights, bias, dst, st, pl},
+		uintptr(prop), convDirect, ds[0], ds[1], ds[2], ds[3], ptr(st), ptr(pl), ptr(pl))
 }
 
 // ConvBackwardData computes the gradient of a convolution's input.
 func (e *Engine) ConvBackwardData(diffSrc, weights, diffDst *Desc, pad int, fwd *Primitive) (*Primitive, error) {
-	op := newOpDesc()
 	st, pl := dims([]int{1, 1}), dims([]int{pad, pad})
 	ds := e.l.descs(diffSrc, weights, diffDst)
-	if err := e.l.call("dnnl_convolution_backward_data_desc_init", e.l.f.convBwdData, uintptr(unsafe.Pointer(op)), 1,
-		ds[0], ds[1], ds[2], uintptr(unsafe.Pointer(st)), uintptr(unsafe.Pointer(pl)), uintptr(unsafe.Pointer(pl))); err != nil {
-		return nil, err
-	}
-	runtime.KeepAlive([]any{diffSrc, weights, diffDst, st, pl})
-	return e.create("convolution backward data", op, fwd)
+	return e.describe("convolution backward data", e.l.f.convBwdData, fwd, []any{diffSrc, weights, diffDst, st, pl},
+		convDirect, ds[0], ds[1], ds[2], ptr(st), ptr(pl), ptr(pl))
 }
 
 // ConvBackwardWeights computes the gradients of a convolution's weights and
 // bias (diffBias may be nil).
 func (e *Engine) ConvBackwardWeights(src, diffWeights, diffBias, diffDst *Desc, pad int, fwd *Primitive) (*Primitive, error) {
-	op := newOpDesc()
 	st, pl := dims([]int{1, 1}), dims([]int{pad, pad})
 	ds := e.l.descs(src, diffWeights, diffBias, diffDst)
-	if err := e.l.call("dnnl_convolution_backward_weights_desc_init", e.l.f.convBwdWeights, uintptr(unsafe.Pointer(op)), 1,
-		ds[0], ds[1], ds[2], ds[3], uintptr(unsafe.Pointer(st)), uintptr(unsafe.Pointer(pl)), uintptr(unsafe.Pointer(pl))); err != nil {
-		return nil, err
-	}
-	runtime.KeepAlive([]any{src, diffWeights, diffBias, diffDst, st, pl})
-	return e.create("convolution backward weights", op, fwd)
+	return e.describe("convolution backward weights", e.l.f.convBwdWeights, fwd, []any{src, diffWeights, diffBias, diffDst, st, pl},
+		convDirect, ds[0], ds[1], ds[2], ds[3], ptr(st), ptr(pl), ptr(pl))
 }
 
-// poolMax is dnnl_pooling_max.
-const poolMax = 0x1ff
+// Algorithm kinds: dnnl_convolution_direct and dnnl_pooling_max.
+const (
+	convDirect = 1
+	poolMax    = 0x1ff
+)
 
 // MaxPoolForward takes the maximum over k×k windows with stride k. padR is
 // the padding on the bottom and right (negative drops the rows and columns
 // that a floor-rounded pooling ignores). For training (prop
 // ForwardTraining) it writes a workspace for the backward pass.
 func (e *Engine) MaxPoolForward(prop int, src, dst *Desc, k, padR int) (*Primitive, error) {
-	op := newOpDesc()
-	st, kr, pl, pr := dims([]int{k, k}), dims([]int{k, k}), dims([]int{0, 0}), dims([]int{padR, padR})
+	win, pl, pr := dims([]int{k, k}), dims([]int{0, 0}), dims([]int{padR, padR})
 	ds := e.l.descs(src, dst)
-	if err := e.l.call("dnnl_pooling_forward_desc_init", e.l.f.poolFwd, uintptr(unsafe.Pointer(op)), uintptr(prop), poolMax,
-		ds[0], ds[1], uintptr(unsafe.Pointer(st)), uintptr(unsafe.Pointer(kr)), uintptr(unsafe.Pointer(pl)), uintptr(unsafe.Pointer(pr))); err != nil {
-		return nil, err
-	}
-	runtime.KeepAlive([]any{src, dst, st, kr, pl, pr})
-	return e.create("max pooling forward", op, nil)
+	return e.describe("max pooling forward", e.l.f.poolFwd, nil, []any{src, dst, win, pl, pr},
+		uintptr(prop), poolMax, ds[0], ds[1], ptr(win), ptr(win), ptr(pl), ptr(pr))
 }
 
 // MaxPoolBackward routes the output gradient to the window maxima recorded
 // in the forward pass's workspace.
 func (e *Engine) MaxPoolBackward(diffSrc, diffDst *Desc, k, padR int, fwd *Primitive) (*Primitive, error) {
-	op := newOpDesc()
-	st, kr, pl, pr := dims([]int{k, k}), dims([]int{k, k}), dims([]int{0, 0}), dims([]int{padR, padR})
+	win, pl, pr := dims([]int{k, k}), dims([]int{0, 0}), dims([]int{padR, padR})
 	ds := e.l.descs(diffSrc, diffDst)
-	if err := e.l.call("dnnl_pooling_backward_desc_init", e.l.f.poolBwd, uintptr(unsafe.Pointer(op)), poolMax,
-		ds[0], ds[1], uintptr(unsafe.Pointer(st)), uintptr(unsafe.Pointer(kr)), uintptr(unsafe.Pointer(pl)), uintptr(unsafe.Pointer(pr))); err != nil {
-		return nil, err
-	}
-	runtime.KeepAlive([]any{diffSrc, diffDst, st, kr, pl, pr})
-	return e.create("max pooling backward", op, fwd)
+	return e.describe("max pooling backward", e.l.f.poolBwd, fwd, []any{diffSrc, diffDst, win, pl, pr},
+		poolMax, ds[0], ds[1], ptr(win), ptr(win), ptr(pl), ptr(pr))
 }
 
 // PReLUForward is y = x where x > 0, a·x elsewhere, with the slopes a
 // broadcast from weights (e.g. 1×C×1×1 for one slope per channel).
 func (e *Engine) PReLUForward(prop int, data, weights *Desc) (*Primitive, error) {
-	op := newOpDesc()
 	ds := e.l.descs(data, weights)
-	if err := e.l.call("dnnl_prelu_forward_desc_init", e.l.f.preluFwd, uintptr(unsafe.Pointer(op)), uintptr(prop), ds[0], ds[1]); err != nil {
-		return nil, err
-	}
-	runtime.KeepAlive([]any{data, weights})
-	return e.create("PReLU forward", op, nil)
+	return e.describe("PReLU forward", e.l.f.preluFwd, nil, []any{data, weights}, uintptr(prop), ds[0], ds[1])
 }
 
 // PReLUBackward computes the gradients of PReLU's input and slopes.
 func (e *Engine) PReLUBackward(data, weights, diffData, diffWeights *Desc, fwd *Primitive) (*Primitive, error) {
-	op := newOpDesc()
 	ds := e.l.descs(data, weights, diffData, diffWeights)
-	if err := e.l.call("dnnl_prelu_backward_desc_init", e.l.f.preluBwd, uintptr(unsafe.Pointer(op)), ds[0], ds[1], ds[2], ds[3]); err != nil {
-		return nil, err
-	}
-	runtime.KeepAlive([]any{data, weights, diffData, diffWeights})
-	return e.create("PReLU backward", op, fwd)
+	return e.describe("PReLU backward", e.l.f.preluBwd, fwd, []any{data, weights, diffData, diffWeights}, ds[0], ds[1], ds[2], ds[3])
 }
+
+// ptr passes dimensions to C.
+func ptr(d *[nDimsMax]int64) uintptr { return uintptr(unsafe.Pointer(d)) }
