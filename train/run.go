@@ -331,7 +331,7 @@ func (e *UsageError) Error() string {
 // Unwrap returns the underlying error.
 func (e *UsageError) Unwrap() error { return e.Err }
 
-// limitUsage makes a *mnist.LimitError from LoadMNIST a *UsageError naming the
+// limitUsage makes a *mnist.LimitError from mnist.Load a *UsageError naming the
 // option.
 func limitUsage(option string, err error) error {
 	var le *mnist.LimitError

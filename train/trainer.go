@@ -235,8 +235,12 @@ type DivergedError struct {
 	What        string // the quantity that went bad
 }
 
-func (e *DivergedError) Error() string {
-	return fmt.Sprintf("training diverged at epoch %d, step %d: %s (try a smaller learning rate or lambda)", e.Epoch, e.Step, e.What)
+func (e *DivergedError) Error() string { return e.Suggesting("a smaller learning rate or lambda") }
+
+// Suggesting is the error's message with another suggestion of what to
+// try, such as a command's names for the options.
+func (e *DivergedError) Suggesting(what string) string {
+	return fmt.Sprintf("training diverged at epoch %d, step %d: %s (try %s)", e.Epoch, e.Step, e.What, what)
 }
 
 // ErrDiverged matches every *DivergedError with errors.Is.

@@ -174,7 +174,7 @@ func message(err error) string {
 	}
 	var de *train.DivergedError
 	if errors.As(err, &de) {
-		msg = strings.Replace(msg, de.Error(), fmt.Sprintf("training diverged at epoch %d, step %d: %s (try a smaller -lr or -lambda)", de.Epoch, de.Step, de.What), 1)
+		msg = strings.Replace(msg, de.Error(), de.Suggesting("a smaller -lr or -lambda"), 1)
 	}
 	var da *mnist.DataError
 	if errors.As(err, &da) {
