@@ -61,11 +61,12 @@ const (
 	// F32 computes everything in float32 (the default).
 	F32 Precision = "f32"
 	// BF16 runs the convolutions, PReLUs and poolings in bfloat16 on
-	// oneDNN's primitives, twice as fast as float32 on CPUs with bfloat16
-	// units (AVX512_BF16: AMD Zen 4 and later, Intel Cooper Lake; AMX:
-	// Intel Sapphire Rapids and later). The parameters, their gradients
-	// and everything after the trunk stay float32: the deep features,
-	// logits, losses and the solver see float32 numbers.
+	// oneDNN's primitives. It needs bfloat16 units (AVX512_BF16 or AMX)
+	// and pays off where they outrun float32: AMD Zen 4 and later, Intel
+	// CPUs with AMX; Intel CPUs with AVX512_BF16 alone run it slower than
+	// float32. The parameters, their gradients and everything after the
+	// trunk stay float32: the deep features, logits, losses and the
+	// solver see float32 numbers.
 	BF16 Precision = "bf16"
 )
 
