@@ -90,6 +90,10 @@ func assemble(nb *Notebook, moduleDir, modulePath string) (*assembly, error) {
 			continue
 		}
 		for _, spec := range cc.imports {
+			if genericOnly[spec.path] {
+				errs = append(errs, fmt.Errorf("%s: import %q: a package of generic functions and types only, which gomacro (gophernotes) cannot import: the plugin it builds for it does not compile", spec.where, spec.path))
+				continue
+			}
 			spec.path, err = resolveImport(nb, spec.path, moduleDir, modulePath)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", spec.where, err))
@@ -138,6 +142,12 @@ func importsOf(f *ast.File) []*importSpec {
 	}
 	return out
 }
+
+// genericOnly are the standard packages that export nothing but generic
+// functions and types. gomacro knows the standard library of Go 1.18 and
+// builds a plugin for any other package; for these its generated code
+// imports the package without using it and does not compile.
+var genericOnly = map[string]bool{"cmp": true, "iter": true, "maps": true, "slices": true, "unique": true, "weak": true}
 
 // resolveImport maps a local import path (as gomacro takes it: absolute, or
 // relative to the kernel's folder, which is the notebook's) to the import

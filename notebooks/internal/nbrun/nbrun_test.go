@@ -148,6 +148,10 @@ func TestSemantics(t *testing.T) {
 		"func() {}()",                           // a trailing call without a value
 		"type pair struct{ a, b int }\nfunc (p pair) sum() int { return p.a + p.b }\nconst base = 40\npair{base, 2}.sum()",
 		"import (\"bytes\"; \"image\"; \"image/png\")\nvar buf bytes.Buffer\npng.Encode(&buf, image.NewGray(image.Rect(0, 0, 3, 2)))\ndisplay.PNG(buf.Bytes())",
+		// a value with a PNG method is shown as a picture, in the middle of a cell or at its end
+		"type pic []byte\nfunc (p pic) PNG() []byte { return p }\nfunc (p pic) SimpleRender() map[string]interface{} { return map[string]interface{}{\"image/png\": []byte(p), \"text/plain\": \"a picture\"} }\nimg := pic(buf.Bytes())\nDisplay(display.Auto(img))\nimg",
+		// with only a PNG method, gophernotes shows no text
+		"type bare []byte\nfunc (p bare) PNG() []byte { return p }\nfunc (p bare) String() string { return \"unused\" }\nbare(buf.Bytes())",
 		"Display(display.Markdown(\"| a |\"))\nlen(strings.Repeat(\"ab\", 3))",
 		"%cd ..\nwd, err := os.Getwd()\nfmt.Sprint(err == nil && !strings.HasSuffix(wd, \"notebooks\"))",
 	)
@@ -167,8 +171,10 @@ func TestSemantics(t *testing.T) {
 		"--- t.ipynb cell #10",
 		"--- t.ipynb cell #11", "42",
 		"--- t.ipynb cell #12", "[image/png] 3x2 image, 75 bytes",
-		"--- t.ipynb cell #13", "[text/markdown] | a |", "6",
-		"--- t.ipynb cell #14", "true",
+		"--- t.ipynb cell #13", `[image/png] 3x2 image, 75 bytes, text "a picture"`, `[image/png] 3x2 image, 75 bytes, text "a picture"`,
+		"--- t.ipynb cell #14", `[image/png] 3x2 image, 75 bytes, text ""`,
+		"--- t.ipynb cell #15", "[text/markdown] | a |", "6",
+		"--- t.ipynb cell #16", "true",
 	}, "\n") + "\n"
 	if string(out) != want {
 		t.Errorf("output\n%s\nwant\n%s", out, want)
@@ -219,7 +225,8 @@ func TestCheckErrors(t *testing.T) {
 		{"range over int", []string{"s := 0\nfor i := range 3 {\n\ts += i\n}"}, []string{"t.ipynb#1:2:1", "range over an integer"}},
 		{"min", []string{"m := min(1, 2)"}, []string{"t.ipynb#1:1:6", "builtin min"}},
 		{"generic func", []string{"func first[T any](s []T) T { return s[0] }"}, []string{"t.ipynb#1:1:1", "generic function first"}},
-		{"generic call", []string{`import "slices"`, "s := []int{2, 1}\nslices.Sort(s)"}, []string{"t.ipynb#2:2:8", "Sort is generic"}},
+		{"generic call", []string{`import "reflect"`, "t := reflect.TypeFor[int]()"}, []string{"t.ipynb#2:1:14", "TypeFor is generic"}},
+		{"generic-only package", []string{"import (\n\t\"fmt\"\n\t\"slices\"\n)"}, []string{"t.ipynb#1:", `import "slices"`, "generic functions and types only"}},
 		{"shell command", []string{"$ ls"}, []string{"t.ipynb#1:1:1", "shell command"}},
 		{"unknown magic", []string{"%timeit x := 1"}, []string{"unknown special command"}},
 		{"import clash", []string{`import r "math/rand"`, `import r "crypto/rand"`}, []string{"t.ipynb#2:1:1", "r imported again"}},

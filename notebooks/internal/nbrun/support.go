@@ -48,9 +48,46 @@ func nbChdir(dir string) {
 // nbMaxShow is how much of a shown value is printed.
 const nbMaxShow = 4000
 
+// nbPNGer and nbSimpleRenderer are the methods by which gophernotes renders
+// a cell's last value, or display.Auto's argument, as a picture.
+type nbPNGer interface{ PNG() []byte }
+type nbSimpleRenderer interface {
+	SimpleRender() map[string]interface{}
+}
+
+// nbRender is gophernotes' rendering of a value as a picture, with the text
+// a frontend without PNG support shows: only what SimpleRender gives as
+// text/plain, since gophernotes adds none of its own to a rendered value.
+func nbRender(v interface{}) (nbData, bool) {
+	var png []byte
+	var text string
+	if p, ok := v.(nbPNGer); ok {
+		png = p.PNG()
+	}
+	if r, ok := v.(nbSimpleRenderer); ok {
+		m := r.SimpleRender()
+		if b, ok := m["image/png"].([]byte); ok {
+			png = b
+		}
+		text, _ = m["text/plain"].(string)
+	}
+	if png == nil {
+		return nbData{}, false
+	}
+	d := nbImageData("image/png", png, nbpng.DecodeConfig)
+	d.text += ", text " + nbfmt.Sprintf("%q", text)
+	return d, true
+}
+
 // nbShow prints the value(s) of a cell's last expression, as gophernotes
 // shows them.
 func nbShow(vs ...interface{}) {
+	if len(vs) == 1 {
+		if d, ok := nbRender(vs[0]); ok {
+			nbfmt.Println(d)
+			return
+		}
+	}
 	for _, v := range vs {
 		s := nbfmt.Sprint(v)
 		if len(s) > nbMaxShow {
@@ -129,7 +166,12 @@ func (nbDisplay) JSON(m map[string]interface{}) nbData {
 }
 func (nbDisplay) Any(mime string, v interface{}) nbData      { return nbData{mime, nbfmt.Sprint(v)} }
 func (nbDisplay) MakeData(mime string, v interface{}) nbData { return nbData{mime, nbfmt.Sprint(v)} }
-func (nbDisplay) Auto(v interface{}) nbData                  { return nbData{"auto", nbfmt.Sprint(v)} }
+func (nbDisplay) Auto(v interface{}) nbData {
+	if d, ok := nbRender(v); ok {
+		return d
+	}
+	return nbData{"auto", nbfmt.Sprint(v)}
+}
 func (nbDisplay) File(mime, path string) nbData {
 	b, err := nbos.ReadFile(path)
 	if err != nil {
