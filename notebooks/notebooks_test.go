@@ -91,9 +91,13 @@ func TestNotebooksRun(t *testing.T) {
 		t.Skip("builds and runs the notebooks")
 	}
 	mod := moduleDir(t)
-	ckpt := filepath.Join(t.TempDir(), "checkpoint.safetensors")
-	writeCheckpoint(t, ckpt)
-	env := []string{lab.QuickEnv + "=1", lab.CheckpointEnv + "=" + ckpt}
+	dir := t.TempDir()
+	ckpt := filepath.Join(dir, "checkpoint.safetensors")
+	writeCheckpoint(t, ckpt, 0.1)
+	// No softmax checkpoint: the comparison notebook trains both networks
+	// here (TestKernel runs it on checkpoints).
+	env := []string{lab.QuickEnv + "=1", lab.CheckpointEnv + "=" + ckpt,
+		lab.SoftmaxCheckpointEnv + "=" + filepath.Join(dir, "none.safetensors")}
 	images := os.Getenv(imagesEnv)
 	for _, name := range notebooks {
 		t.Run(strings.TrimSuffix(name, ".ipynb"), func(t *testing.T) {
@@ -135,16 +139,21 @@ var expectedOutput = map[string][]string{
 		"test accuracy",
 	},
 	"03-softmax-vs-center-loss.ipynb": {
+		"λ = 0\nepoch 1/1",
+		"λ = 0.1\nepoch 1/1",
 		"[image/png] 1600x800 image",
+		`text "PNG 1600x800"`, // the text form of the picture
 		"| λ ",
 	},
 }
 
-// writeCheckpoint saves an untrained LeNet++ for the training notebook to
-// load.
-func writeCheckpoint(t *testing.T, path string) {
+// writeCheckpoint saves an untrained LeNet++ with center-loss weight lambda
+// for the notebooks to load.
+func writeCheckpoint(t *testing.T, path string, lambda float64) {
 	t.Helper()
-	tr, err := train.NewTrainer(train.DefaultHyper(), tensor.Float32)
+	h := train.DefaultHyper()
+	h.Lambda = lambda
+	tr, err := train.NewTrainer(h, tensor.Float32)
 	if err != nil {
 		t.Fatal(err)
 	}

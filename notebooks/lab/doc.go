@@ -19,8 +19,8 @@
 //   - checks: FiniteDiff, MaxAbsDiff, RelErr;
 //   - training: LoadMNIST, DefaultHyper, NewTrainer, Progress, Train,
 //     CheckpointPath, LoadCheckpoint;
-//   - pictures as PNG bytes for gophernotes' display.PNG: ScatterPlot,
-//     TrajectoryPlot, FeaturePlot, GridPlot;
+//   - pictures, which a cell shows when it ends with one: ScatterPlot,
+//     TrajectoryPlot, FeaturePlot, GridPlot, each a Picture;
 //   - Table, a small Markdown table formatter;
 //   - RunSize, the size of the notebook runs, set by environment variables
 //     (CENTERLOSS_NOTEBOOK_QUICK=1 shrinks them to a smoke test).

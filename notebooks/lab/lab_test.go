@@ -2,9 +2,11 @@ package lab_test
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -131,6 +133,12 @@ func TestRunSize(t *testing.T) {
 	t.Setenv(lab.EpochsEnv, "3")
 	if s, err = lab.RunSize(); err != nil || s.TrainImages != 640 || s.Epochs != 3 || s.TestImages != lab.QuickSize.TestImages {
 		t.Errorf("overrides: %+v, %v", s, err)
+	}
+	if got := s.LRSteps(); !slices.Equal(got, []int{3}) {
+		t.Errorf("LRSteps of 3 epochs = %v, want [3]", got)
+	}
+	if got := lab.QuickSize.LRSteps(); got != nil {
+		t.Errorf("LRSteps of 1 epoch = %v, want none", got)
 	}
 	for _, c := range []struct{ env, v string }{
 		{lab.QuickEnv, "maybe"}, {lab.TrainEnv, "10"}, {lab.TestEnv, "x"}, {lab.EpochsEnv, "0"},
@@ -260,7 +268,7 @@ func TestPlots(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkPNG(t, "TrajectoryPlot", traj, 640, 640)
-	grid, err := lab.GridPlot([][]byte{scatter, traj, scatter}, 2)
+	grid, err := lab.GridPlot([]lab.Picture{scatter, traj, scatter}, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,14 +276,14 @@ func TestPlots(t *testing.T) {
 
 	for _, c := range []struct {
 		name string
-		f    func() ([]byte, error)
+		f    func() (lab.Picture, error)
 	}{
-		{"odd coordinates", func() ([]byte, error) { return lab.ScatterPlot(b.Points[:3], b.Labels, nil, "") }},
-		{"label 10", func() ([]byte, error) { return lab.ScatterPlot([]float64{0, 0}, []int{10}, nil, "") }},
-		{"ragged path", func() ([]byte, error) {
+		{"odd coordinates", func() (lab.Picture, error) { return lab.ScatterPlot(b.Points[:3], b.Labels, nil, "") }},
+		{"label 10", func() (lab.Picture, error) { return lab.ScatterPlot([]float64{0, 0}, []int{10}, nil, "") }},
+		{"ragged path", func() (lab.Picture, error) {
 			return lab.TrajectoryPlot(b.Points, b.Labels, [][]float64{{0, 0}, {0, 0, 1, 1}}, nil, "")
 		}},
-		{"odd means", func() ([]byte, error) { return lab.TrajectoryPlot(b.Points, b.Labels, nil, []float64{1}, "") }},
+		{"odd means", func() (lab.Picture, error) { return lab.TrajectoryPlot(b.Points, b.Labels, nil, []float64{1}, "") }},
 	} {
 		if _, err := c.f(); err == nil {
 			t.Errorf("%s: no error", c.name)
@@ -290,6 +298,21 @@ func TestPlots(t *testing.T) {
 	checkPNG(t, "FeaturePlot", fp, 800, 800)
 	if _, _, err := lab.PNGSize([]byte("GIF89a")); err == nil {
 		t.Error("PNGSize accepted a GIF header")
+	}
+
+	// What a frontend without PNG support shows instead of the bytes.
+	if got := fmt.Sprint(fp); got != "PNG 800x800" {
+		t.Errorf("a FeaturePlot prints as %q, want \"PNG 800x800\"", got)
+	}
+	if got := fmt.Sprint(lab.Picture("GIF89a")); got != "6 bytes, not a PNG" {
+		t.Errorf("a GIF header prints as %q", got)
+	}
+	if !bytes.Equal(fp.PNG(), fp) {
+		t.Error("PNG does not return the picture's bytes")
+	}
+	shown := fp.SimpleRender()
+	if b, _ := shown["image/png"].([]byte); !bytes.Equal(b, fp) || shown["text/plain"] != "PNG 800x800" || len(shown) != 2 {
+		t.Errorf("SimpleRender gives %d entries, text %q", len(shown), shown["text/plain"])
 	}
 }
 
@@ -316,13 +339,21 @@ func TestRepoRootAndCheckpointPath(t *testing.T) {
 	if root != want {
 		t.Errorf("RepoRoot = %s, want %s", root, want)
 	}
-	t.Setenv(lab.CheckpointEnv, "")
-	if got := lab.CheckpointPath(); got != filepath.Join(root, "runs", "default", "checkpoint.safetensors") {
-		t.Errorf("CheckpointPath = %s", got)
-	}
-	t.Setenv(lab.CheckpointEnv, "/some/where.safetensors")
-	if got := lab.CheckpointPath(); got != "/some/where.safetensors" {
-		t.Errorf("CheckpointPath with %s set = %s", lab.CheckpointEnv, got)
+	for _, c := range []struct {
+		env, name, run string
+		path           func() string
+	}{
+		{lab.CheckpointEnv, "CheckpointPath", "default", lab.CheckpointPath},
+		{lab.SoftmaxCheckpointEnv, "SoftmaxCheckpointPath", "softmax", lab.SoftmaxCheckpointPath},
+	} {
+		t.Setenv(c.env, "")
+		if got := c.path(); got != filepath.Join(root, "runs", c.run, "checkpoint.safetensors") {
+			t.Errorf("%s = %s", c.name, got)
+		}
+		t.Setenv(c.env, "/some/where.safetensors")
+		if got := c.path(); got != "/some/where.safetensors" {
+			t.Errorf("%s with %s set = %s", c.name, c.env, got)
+		}
 	}
 
 	t.Chdir(t.TempDir())

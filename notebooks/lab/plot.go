@@ -29,8 +29,8 @@ const plotSize = 480
 
 // ScatterPlot draws 2-D points (N×2, row-major) coloured by label (0–9) and,
 // if centers (K×2) is not empty, the centers as large dots with a black
-// outline, and returns the picture as PNG bytes for display.PNG.
-func ScatterPlot(points []float64, labels []int, centers []float64, title string) ([]byte, error) {
+// outline, and returns the picture.
+func ScatterPlot(points []float64, labels []int, centers []float64, title string) (Picture, error) {
 	var path [][]float64
 	if len(centers) > 0 {
 		path = [][]float64{centers}
@@ -43,8 +43,8 @@ func ScatterPlot(points []float64, labels []int, centers []float64, title string
 // centers after step s (path[0] is where they start). Each center's path is
 // a line in its class colour, from a hollow circle (start) to a large dot
 // (end); intermediate positions are small dots. If means (K×2) is not nil,
-// each class mean is marked with a black cross. It returns PNG bytes.
-func TrajectoryPlot(points []float64, labels []int, path [][]float64, means []float64, title string) ([]byte, error) {
+// each class mean is marked with a black cross.
+func TrajectoryPlot(points []float64, labels []int, path [][]float64, means []float64, title string) (Picture, error) {
 	n := len(labels)
 	if len(points) != 2*n {
 		return nil, fmt.Errorf("lab: plot: %d coordinates for %d labels; want 2 per point", len(points), n)
@@ -170,16 +170,45 @@ func equalScale(p *plot.Plot) {
 // FeaturePlot draws deep features (N×dim, row-major) coloured by digit with
 // the class centers (K×dim, may be empty), as the trainer does
 // (plots.Features; more than two dimensions are projected on their first
-// two principal components), and returns an 800×800 PNG.
-func FeaturePlot(features []float64, labels []int, centers []float64, dim int, title string) ([]byte, error) {
+// two principal components), and returns an 800×800 picture.
+func FeaturePlot(features []float64, labels []int, centers []float64, dim int, title string) (Picture, error) {
 	b, _, err := plots.Features(features, labels, centers, dim, plots.Options{Title: title})
 	return b, err
 }
 
-// GridPlot lays PNG images out in a grid of cols columns, row by row
-// (plots.Grid), and returns the grid as PNG bytes: FeaturePlots side by
-// side.
-func GridPlot(pngs [][]byte, cols int) ([]byte, error) { return plots.Grid(pngs, cols) }
+// GridPlot lays pictures out in a grid of cols columns, row by row
+// (plots.Grid): FeaturePlots side by side.
+func GridPlot(pics []Picture, cols int) (Picture, error) {
+	pngs := make([][]byte, len(pics))
+	for i, p := range pics {
+		pngs[i] = p
+	}
+	return plots.Grid(pngs, cols)
+}
+
+// Picture is a PNG image. A notebook cell whose last value is a Picture, or
+// that calls Display(display.Auto(p)), shows the image, and a frontend that
+// shows only text gets String's short description instead of a dump of bytes.
+type Picture []byte
+
+// PNG returns the encoded image.
+func (p Picture) PNG() []byte { return p }
+
+// SimpleRender is how gophernotes shows a Picture: the image, and String as
+// its text form. (gophernotes gives a value that has only a PNG method no
+// text form at all.)
+func (p Picture) SimpleRender() map[string]interface{} {
+	return map[string]interface{}{"image/png": []byte(p), "text/plain": p.String()}
+}
+
+// String describes the picture as "PNG 800x800", or says that it is not one.
+func (p Picture) String() string {
+	w, h, err := PNGSize(p)
+	if err != nil {
+		return fmt.Sprintf("%d bytes, not a PNG", len(p))
+	}
+	return fmt.Sprintf("PNG %dx%d", w, h)
+}
 
 // PNGSize decodes the header of PNG bytes and returns the width and height
 // of the picture; the error says why b is not a PNG.

@@ -46,8 +46,13 @@ type EvalResult = train.EvalResult
 const ModulePath = "github.com/centerloss-go/centerloss"
 
 // DefaultCheckpoint is where `go run ./cmd/train`, run from the repository
-// root, writes its checkpoint.
-const DefaultCheckpoint = "runs/default/checkpoint.safetensors"
+// root, writes its checkpoint, and DefaultSoftmaxCheckpoint where
+// `go run ./cmd/train -lambda 0 -out runs/softmax` writes its own: the same
+// training with softmax alone.
+const (
+	DefaultCheckpoint        = "runs/default/checkpoint.safetensors"
+	DefaultSoftmaxCheckpoint = "runs/softmax/checkpoint.safetensors"
+)
 
 // DefaultHyper returns the trainer's default hyperparameters (those of
 // `go run ./cmd/train`): batch 64, SGD with learning rate 0.02 (a tenth of
@@ -159,18 +164,27 @@ func declaresModule(gomod string) bool {
 	return false
 }
 
-// CheckpointPath returns the checkpoint the training notebook shows: the
-// value of CheckpointEnv if set, else DefaultCheckpoint under RepoRoot (or
-// relative to the current directory when no checkout is found).
-func CheckpointPath() string {
-	if p := os.Getenv(CheckpointEnv); p != "" {
+// CheckpointPath returns the checkpoint the notebooks show: the value of
+// CheckpointEnv if set, else DefaultCheckpoint under RepoRoot (or relative to
+// the current directory when no checkout is found).
+func CheckpointPath() string { return repoPath(CheckpointEnv, DefaultCheckpoint) }
+
+// SoftmaxCheckpointPath returns the softmax-only checkpoint the comparison
+// notebook shows next to CheckpointPath's: the value of SoftmaxCheckpointEnv
+// if set, else DefaultSoftmaxCheckpoint under RepoRoot.
+func SoftmaxCheckpointPath() string { return repoPath(SoftmaxCheckpointEnv, DefaultSoftmaxCheckpoint) }
+
+// repoPath returns the value of the environment variable env, or the
+// slash-separated path rel under RepoRoot.
+func repoPath(env, rel string) string {
+	if p := os.Getenv(env); p != "" {
 		return p
 	}
 	root, err := RepoRoot()
 	if err != nil {
-		return filepath.FromSlash(DefaultCheckpoint)
+		return filepath.FromSlash(rel)
 	}
-	return filepath.Join(root, filepath.FromSlash(DefaultCheckpoint))
+	return filepath.Join(root, filepath.FromSlash(rel))
 }
 
 // FileExists reports whether path names an existing regular file.
