@@ -14,8 +14,9 @@
 // [Trainer.Fit] is the loop: epochs of steps over shuffled batches, each
 // followed by an evaluation; it writes nothing, and a run's outputs attach
 // to it as [Hooks]. [Run] is that loop with everything the trainer command
-// writes attached: metrics.csv, the training curves, checkpoints (which
-// [LoadCheckpoint] resumes exactly, mid-epoch too), the feature plots of
+// writes attached: metrics.csv, the training curves, checkpoints (files of
+// package checkpoint, which [LoadCheckpoint] resumes exactly, mid-epoch
+// too), the feature plots of
 // package plots and the final exports and summary, with the features
 // scored by package verify. The data comes from package mnist.
 package train

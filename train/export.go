@@ -7,11 +7,10 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
+
+	"github.com/centerloss-go/centerloss/internal/atomicfile"
 )
 
 // WriteFeaturesCSV writes "label,f1,...,fD" rows (header line first) for
@@ -21,7 +20,7 @@ func WriteFeaturesCSV(path string, features []float64, labels []int, dim int) er
 	if err := checkFeatures(features, labels, dim); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	err := writeAtomic(path, func(bw *bufio.Writer) error {
+	err := atomicfile.Write(path, func(bw *bufio.Writer) error {
 		bw.WriteString("label")
 		for j := 1; j <= dim; j++ {
 			bw.WriteString(",f")
@@ -56,7 +55,7 @@ func WriteFeaturesNPY(featuresPath, labelsPath string, features []float64, label
 		return fmt.Errorf("write %s: %w", featuresPath, err)
 	}
 	n := len(labels)
-	err := writeAtomic(featuresPath, func(w *bufio.Writer) error {
+	err := atomicfile.Write(featuresPath, func(w *bufio.Writer) error {
 		if err := writeNPYHeader(w, "<f4", []int{n, dim}); err != nil {
 			return err
 		}
@@ -72,7 +71,7 @@ func WriteFeaturesNPY(featuresPath, labelsPath string, features []float64, label
 	if err != nil {
 		return fmt.Errorf("write %s: %w", featuresPath, err)
 	}
-	err = writeAtomic(labelsPath, func(w *bufio.Writer) error {
+	err = atomicfile.Write(labelsPath, func(w *bufio.Writer) error {
 		if err := writeNPYHeader(w, "<i8", []int{n}); err != nil {
 			return err
 		}
@@ -140,7 +139,7 @@ func WriteJSON(path string, v any) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	js = append(js, '\n')
-	err = writeAtomic(path, func(w *bufio.Writer) error {
+	err = atomicfile.Write(path, func(w *bufio.Writer) error {
 		_, err := w.Write(js)
 		return err
 	})
@@ -148,66 +147,4 @@ func WriteJSON(path string, v any) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
-}
-
-// writeAtomic replaces the file at path with what write writes, so that a
-// reader or a crash sees either the old file or the whole new one, never a
-// part: write fills a temporary file in the same folder (through a
-// buffered writer), which is flushed, synced to disk, closed and renamed over
-// path; the folder is then synced so that the rename itself is durable. On
-// error the temporary file is removed and path is left as it was.
-func writeAtomic(path string, write func(w *bufio.Writer) error) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	bw := bufio.NewWriterSize(f, 1<<16)
-	if err = write(bw); err != nil {
-		return err
-	}
-	if err = bw.Flush(); err != nil {
-		return err
-	}
-	// CreateTemp makes the file private (0600); give it a normal file's mode.
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-// syncDir makes the entries of folder dir durable. Windows cannot open a
-// folder for syncing, so there it does nothing.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	if err := d.Sync(); err != nil {
-		d.Close()
-		return fmt.Errorf("sync folder %s: %w", dir, err)
-	}
-	return d.Close()
 }

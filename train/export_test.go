@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -89,7 +90,7 @@ func TestWriteFeaturesBadArguments(t *testing.T) {
 			t.Errorf("%s: npy error %v", tc.name, err)
 		}
 	}
-	ckptOnlyFiles(t, dir)
+	onlyFiles(t, dir)
 }
 
 // exportReadNPY parses a version 1.0 .npy file, returning its header dict
@@ -157,7 +158,7 @@ func TestWriteFeaturesNPY(t *testing.T) {
 	if h, _ := exportReadNPY(t, lp); !strings.Contains(h, "'shape': (0,)") {
 		t.Fatalf("empty labels: header %q", h)
 	}
-	ckptOnlyFiles(t, dir, "features.npy", "labels.npy")
+	onlyFiles(t, dir, "features.npy", "labels.npy")
 }
 
 func TestWriteJSON(t *testing.T) {
@@ -195,9 +196,27 @@ func TestWriteJSON(t *testing.T) {
 	if b2, _ := os.ReadFile(path); !bytes.Equal(b2, b) {
 		t.Fatal("a failed write changed the file")
 	}
-	ckptOnlyFiles(t, dir, "summary.json")
+	onlyFiles(t, dir, "summary.json")
 
 	if err := WriteJSON(filepath.Join(dir, "missing", "x.json"), 1); err == nil || !strings.Contains(err.Error(), "missing") {
 		t.Fatalf("missing folder: error %v", err)
+	}
+}
+
+// onlyFiles fails unless dir holds exactly the named files (no temporary
+// file left behind).
+func onlyFiles(t *testing.T, dir string, names ...string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Name())
+	}
+	slices.Sort(names)
+	if !slices.Equal(got, names) {
+		t.Fatalf("folder holds %q, want %q", got, names)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/centerloss-go/centerloss/graph"
+	"github.com/centerloss-go/centerloss/internal/atomicfile"
 	"github.com/centerloss-go/centerloss/internal/blas"
 	"github.com/centerloss-go/centerloss/mnist"
 	"github.com/centerloss-go/centerloss/plots"
@@ -463,7 +464,7 @@ func centerValues(t *Trainer) []float64 { return values(t.Centers.Tensor()) }
 
 // writeFile replaces path atomically with data, naming path on error.
 func writeFile(path string, data []byte) error {
-	err := writeAtomic(path, func(w *bufio.Writer) error {
+	err := atomicfile.Write(path, func(w *bufio.Writer) error {
 		_, err := w.Write(data)
 		return err
 	})

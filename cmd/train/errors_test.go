@@ -14,6 +14,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/centerloss-go/centerloss/checkpoint"
 	"github.com/centerloss-go/centerloss/graph"
 	"github.com/centerloss-go/centerloss/mnist"
 	"github.com/centerloss-go/centerloss/train"
@@ -364,7 +365,7 @@ func goodCheckpoint(t *testing.T, dim int) string {
 }
 
 // writeCheckpoint writes c to a new file and returns its path.
-func writeCheckpoint(t *testing.T, c *train.Checkpoint) string {
+func writeCheckpoint(t *testing.T, c *checkpoint.Checkpoint) string {
 	t.Helper()
 	var buf bytes.Buffer
 	if _, err := c.WriteTo(&buf); err != nil {
@@ -396,8 +397,8 @@ func badCheckpoints(t *testing.T) []struct {
 		}
 		return p
 	}
-	read := func() *train.Checkpoint {
-		c, err := train.ReadCheckpointFile(good)
+	read := func() *checkpoint.Checkpoint {
+		c, err := checkpoint.ReadFile(good)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -405,7 +406,7 @@ func badCheckpoints(t *testing.T) []struct {
 	}
 	// Another architecture: the tensors of a D=3 network under the metadata
 	// of a D=2 one.
-	d3, err := train.ReadCheckpointFile(goodCheckpoint(t, 3))
+	d3, err := checkpoint.ReadFile(goodCheckpoint(t, 3))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,13 +417,13 @@ func badCheckpoints(t *testing.T) []struct {
 		}
 	}
 	extra := read()
-	extra.Tensors["conv4_1.weight"] = &train.Tensor{Shape: []int{2}, Data: []float32{1, 2}}
-	extra.Tensors["momentum.conv4_1.weight"] = &train.Tensor{Shape: []int{2}, Data: []float32{0, 0}}
+	extra.Tensors["conv4_1.weight"] = &checkpoint.Tensor{Shape: []int{2}, Data: []float32{1, 2}}
+	extra.Tensors["momentum.conv4_1.weight"] = &checkpoint.Tensor{Shape: []int{2}, Data: []float32{0, 0}}
 	missing := read()
 	delete(missing.Tensors, "conv2_1.weight")
 	delete(missing.Tensors, "momentum.conv2_1.weight")
 	newer := read()
-	newer.Version = train.CheckpointVersion + 1
+	newer.Version = checkpoint.Version + 1
 	corrupt := bytes.Clone(raw)
 	copy(corrupt[8+headerLen/2:], "\x00garbage\xff{]")
 	// A safetensors file written by another program.

@@ -44,7 +44,7 @@ func started(t *testing.T, bin string, args ...string) (cmd *exec.Cmd, stdout, s
 // random moments and checks each time that checkpoint.safetensors is a
 // whole checkpoint no older than before; then -resume continues from it to
 // the end. (A kill in the middle of a write, which polling here would catch
-// only by luck, is train's TestCheckpointKilledWhileWriting.)
+// only by luck, is atomicfile's TestKilledWhileWriting.)
 func TestKillLeavesLoadableCheckpoint(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains")
