@@ -63,20 +63,45 @@ type Dataset struct {
 	Rows, Cols int // 28, 28
 }
 
-// Check reports a data set whose sizes disagree or whose labels are not in
-// [0, classes).
-func (ds *Dataset) Check(classes int) error {
-	if ds == nil {
-		return errors.New("no data set")
+// Len returns the number of images.
+func (ds *Dataset) Len() int { return ds.N }
+
+// ImageSize returns the size of every image, 28×28.
+func (ds *Dataset) ImageSize() (rows, cols int) { return ds.Rows, ds.Cols }
+
+// Batch writes images idx[0], idx[1], ..., scaled as by Image, one after
+// another into images, and their labels into labels: the batches of
+// package train's loop.
+func (ds *Dataset) Batch(idx []int, images []float32, labels []int) error {
+	return ds.batch(idx, images, labels, func(i, k int, dst []float32) { ds.Image(i, dst) })
+}
+
+// ShiftedBatch is Batch with image idx[k] translated by dx[k] pixels to the
+// right and dy[k] pixels down, as by ShiftedImage.
+func (ds *Dataset) ShiftedBatch(idx, dx, dy []int, images []float32, labels []int) error {
+	if len(dx) != len(idx) || len(dy) != len(idx) {
+		return fmt.Errorf("mnist: %d shifts right and %d down for %d images", len(dx), len(dy), len(idx))
 	}
-	if px := mnistRows * mnistCols; ds.N < 0 || len(ds.Pixels) != ds.N*px || len(ds.Labels) != ds.N {
-		return fmt.Errorf("data set of %d images holds %d pixel values and %d labels, want %d and %d",
-			ds.N, len(ds.Pixels), len(ds.Labels), max(ds.N, 0)*px, max(ds.N, 0))
+	return ds.batch(idx, images, labels, func(i, k int, dst []float32) { ds.ShiftedImage(i, dx[k], dy[k], dst) })
+}
+
+// batch checks the sizes and indices of a batch, then has image write
+// image idx[k] into its place.
+func (ds *Dataset) batch(idx []int, images []float32, labels []int, image func(i, k int, dst []float32)) error {
+	px := mnistRows * mnistCols
+	if len(images) != len(idx)*px || len(labels) != len(idx) {
+		return fmt.Errorf("mnist: room for %d pixel values and %d labels, want %d and %d",
+			len(images), len(labels), len(idx)*px, len(idx))
 	}
-	for i, l := range ds.Labels {
-		if l < 0 || l >= classes {
-			return fmt.Errorf("label %d of image %d is outside [0, %d)", l, i, classes)
+	if len(ds.Pixels) != ds.N*px || len(ds.Labels) != ds.N {
+		return fmt.Errorf("mnist: data set of %d images holds %d pixel values and %d labels", ds.N, len(ds.Pixels), len(ds.Labels))
+	}
+	for k, i := range idx {
+		if i < 0 || i >= ds.N {
+			return fmt.Errorf("mnist: image %d of a set of %d", i, ds.N)
 		}
+		image(i, k, images[k*px:(k+1)*px])
+		labels[k] = ds.Labels[i]
 	}
 	return nil
 }

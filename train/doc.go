@@ -16,7 +16,8 @@
 // to it as [Hooks]. [Run] is that loop with everything the trainer command
 // writes attached: metrics.csv, the training curves, checkpoints (files of
 // package checkpoint, which [LoadCheckpoint] resumes exactly, mid-epoch
-// too), the feature plots of
-// package plots and the final exports and summary, with the features
-// scored by package verify. The data comes from package mnist.
+// too), the feature plots of package plots and the final exports and
+// summary, with the features scored by package verify. The loop reads its images through [Data], a
+// small interface that *mnist.Dataset implements and any other labelled
+// set of 28×28 images can.
 package train

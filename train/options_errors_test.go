@@ -110,25 +110,30 @@ func TestBadDatasetIsAnError(t *testing.T) {
 	}
 	defer tr.Close()
 	const px = graph.Rows * graph.Cols
+	// Sets of one batch, so that the bad image is in the first step.
+	set := func(pixels int, labels ...int) *mnist.Dataset {
+		return &mnist.Dataset{Pixels: make([]uint8, pixels), Labels: labels, N: 2, Rows: graph.Rows, Cols: graph.Cols}
+	}
 	for _, c := range []struct {
 		name string
-		ds   *mnist.Dataset
+		ds   Data
+		want string
 	}{
-		{"label 10", &mnist.Dataset{Pixels: make([]uint8, 4*px), Labels: []int{0, 1, 10, 2}, N: 4}},
-		{"label -1", &mnist.Dataset{Pixels: make([]uint8, 4*px), Labels: []int{0, -1, 1, 2}, N: 4}},
-		{"short images", &mnist.Dataset{Pixels: make([]uint8, 3*px), Labels: []int{0, 1, 2, 3}, N: 4}},
-		{"missing labels", &mnist.Dataset{Pixels: make([]uint8, 4*px), Labels: []int{0, 1}, N: 4}},
-		{"nil", nil},
+		{"label 10", set(2*px, 0, 10), "label 10 of image 1 is outside [0, 10)"},
+		{"label -1", set(2*px, -1, 1), "label -1 of image 0 is outside [0, 10)"},
+		{"short images", set(px, 0, 1), "data set of 2 images holds 784 pixel values and 2 labels"},
+		{"missing labels", set(2*px, 0), "data set of 2 images holds 1568 pixel values and 1 labels"},
+		{"other size", &mnist.Dataset{Pixels: make([]uint8, 2*px), Labels: []int{0, 1}, N: 2, Rows: 32, Cols: 32}, "the data's images are 32×32, LeNet++ takes 28×28"},
+		{"nil", nil, "no data set"},
 	} {
-		name, ds := c.name, c.ds
-		if _, err := tr.Evaluate(ds); err == nil {
-			t.Errorf("%s: evaluate returned no error", name)
+		if _, err := tr.Evaluate(c.ds); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: evaluate: error %v, want %q", c.name, err, c.want)
 		}
-		if _, err := tr.TrainEpoch(context.Background(), ds, nil); err == nil {
-			t.Errorf("%s: train epoch returned no error", name)
+		if _, err := tr.TrainEpoch(context.Background(), c.ds, nil); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: train epoch: error %v, want %q", c.name, err, c.want)
 		}
 		if tr.Step != 0 {
-			t.Fatalf("%s: the trainer moved to step %d", name, tr.Step)
+			t.Fatalf("%s: the trainer moved to step %d", c.name, tr.Step)
 		}
 	}
 	img := make([]float32, 2*px)

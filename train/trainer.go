@@ -14,7 +14,6 @@ import (
 
 	"github.com/centerloss-go/centerloss/centerloss"
 	"github.com/centerloss-go/centerloss/graph"
-	"github.com/centerloss-go/centerloss/mnist"
 )
 
 // Hyper are the hyperparameters of a run.
@@ -330,23 +329,31 @@ var ErrInterrupted = errors.New("training interrupted")
 // every step. A trainer restored from a checkpoint taken mid-epoch goes on
 // with the next batch of the same order. When ctx is cancelled it stops after
 // the step under way and returns an error wrapping ErrInterrupted.
-func (t *Trainer) TrainEpoch(ctx context.Context, ds *mnist.Dataset, progress func(step, steps int, r StepResult)) (EpochResult, error) {
+func (t *Trainer) TrainEpoch(ctx context.Context, ds Data, progress func(step, steps int, r StepResult)) (EpochResult, error) {
 	var e EpochResult
-	if err := ds.Check(t.Net.Classes); err != nil {
+	if err := checkData(ds); err != nil {
 		return e, fmt.Errorf("train: %w", err)
 	}
-	steps := ds.N / t.Batch
+	var shifted ShiftedData
+	if t.Shift > 0 {
+		var ok bool
+		if shifted, ok = ds.(ShiftedData); !ok {
+			return e, fmt.Errorf("train: shift %d needs data that can shift its images (%T has no ShiftedBatch)", t.Shift, ds)
+		}
+	}
+	n := ds.Len()
+	steps := n / t.Batch
 	if steps == 0 {
-		return e, fmt.Errorf("the training set has %d images, fewer than one batch of %d", ds.N, t.Batch)
+		return e, fmt.Errorf("the training set has %d images, fewer than one batch of %d", n, t.Batch)
 	}
 	done := t.Step - t.Epoch*steps
 	if done < 0 || done >= steps {
 		return e, fmt.Errorf("the trainer stands at step %d of epoch %d, which does not fit %d steps per epoch: was it trained on another number of images or batch size?", t.Step, t.Epoch+1, steps)
 	}
-	order := Shuffle(t.Seed, t.Epoch+1, ds.N)
-	const px = graph.Rows * graph.Cols
-	images := make([]float32, t.Batch*px)
+	order := Shuffle(t.Seed, t.Epoch+1, n)
+	images := make([]float32, t.Batch*graph.Rows*graph.Cols)
 	labels := make([]int, t.Batch)
+	dx, dy := make([]int, t.Batch), make([]int, t.Batch)
 	var shifts rand.PCG
 	if done == 0 {
 		t.Sums = EpochSums{}
@@ -355,18 +362,25 @@ func (t *Trainer) TrainEpoch(ctx context.Context, ds *mnist.Dataset, progress fu
 		if err := ctx.Err(); err != nil {
 			return e, fmt.Errorf("%w at epoch %d, step %d", ErrInterrupted, t.Epoch+1, t.Step)
 		}
-		// The shifts of a step depend on the seed and the step alone, so a
-		// resumed run sees the same images as an uninterrupted one.
-		shifts.Seed(t.Seed, shiftStream|uint64(t.Step))
-		for i, idx := range order[s*t.Batch : (s+1)*t.Batch] {
-			if t.Shift > 0 {
-				n := uint64(2*t.Shift + 1)
-				dx, dy := int(shifts.Uint64()%n)-t.Shift, int(shifts.Uint64()%n)-t.Shift
-				ds.ShiftedImage(idx, dx, dy, images[i*px:(i+1)*px])
-			} else {
-				ds.Image(idx, images[i*px:(i+1)*px])
+		idx := order[s*t.Batch : (s+1)*t.Batch]
+		var err error
+		if shifted != nil {
+			// The shifts of a step depend on the seed and the step alone,
+			// so a resumed run sees the same images as an uninterrupted one.
+			shifts.Seed(t.Seed, shiftStream|uint64(t.Step))
+			span := uint64(2*t.Shift + 1)
+			for i := range idx {
+				dx[i], dy[i] = int(shifts.Uint64()%span)-t.Shift, int(shifts.Uint64()%span)-t.Shift
 			}
-			labels[i] = ds.Labels[idx]
+			err = shifted.ShiftedBatch(idx, dx, dy, images, labels)
+		} else {
+			err = ds.Batch(idx, images, labels)
+		}
+		if err == nil {
+			err = checkLabels(idx, labels, t.Net.Classes)
+		}
+		if err != nil {
+			return e, fmt.Errorf("train: epoch %d, step %d: %w", t.Epoch+1, t.Step+1, err)
 		}
 		r, err := t.TrainStep(images, labels)
 		if err != nil {
@@ -384,9 +398,9 @@ func (t *Trainer) TrainEpoch(ctx context.Context, ds *mnist.Dataset, progress fu
 	}
 	// Means over every step of the epoch, those before a resume included
 	// (only those after it when resumed from a checkpoint without sums).
-	n := float64(t.Sums.Steps)
-	e.Loss, e.Softmax, e.Center = t.Sums.Loss/n, t.Sums.Softmax/n, t.Sums.Center/n
-	e.Acc = float64(t.Sums.Correct) / (n * float64(t.Batch))
+	summed := float64(t.Sums.Steps)
+	e.Loss, e.Softmax, e.Center = t.Sums.Loss/summed, t.Sums.Softmax/summed, t.Sums.Center/summed
+	e.Acc = float64(t.Sums.Correct) / (summed * float64(t.Batch))
 	t.Sums = EpochSums{}
 	t.Epoch++
 	return e, nil
@@ -417,7 +431,7 @@ type EpochReport struct {
 // cancelled it stops after the step under way with an error wrapping
 // ErrInterrupted; t then stands after that step, ready to be saved and
 // resumed, and a resumed Fit goes on with the same batches.
-func (t *Trainer) Fit(ctx context.Context, trainSet, testSet *mnist.Dataset, epochs int, h Hooks) error {
+func (t *Trainer) Fit(ctx context.Context, trainSet, testSet Data, epochs int, h Hooks) error {
 	for t.Epoch < epochs {
 		epoch := t.Epoch + 1
 		start := time.Now()
@@ -460,11 +474,12 @@ type EvalResult struct {
 	Intra, Inter float64   // mean distance to own center; smallest distance between centers
 	Features     []float64 // N×Dim deep features, in data set order
 	Predicted    []int     // N predicted classes
+	Labels       []int     // N true classes, as the data set gave them
 }
 
 // Evaluate runs the network over every image of ds through the evaluation
 // graph; training gradients are untouched.
-func (t *Trainer) Evaluate(ds *mnist.Dataset) (EvalResult, error) {
+func (t *Trainer) Evaluate(ds Data) (EvalResult, error) {
 	return t.eval.run(ds, t.Centers)
 }
 
@@ -490,26 +505,37 @@ func newEvaluator(net *graph.Net, c *centerloss.Centers) (*evaluator, error) {
 	return e, nil
 }
 
-func (e *evaluator) run(ds *mnist.Dataset, c *centerloss.Centers) (EvalResult, error) {
+func (e *evaluator) run(ds Data, c *centerloss.Centers) (EvalResult, error) {
 	var r EvalResult
-	if err := ds.Check(e.net.Classes); err != nil {
+	if err := checkData(ds); err != nil {
 		return r, fmt.Errorf("evaluate: %w", err)
 	}
-	if ds.N == 0 {
+	n := ds.Len()
+	if n == 0 {
 		return r, errors.New("evaluate: empty data set")
 	}
 	const px = graph.Rows * graph.Cols
 	dim, k := e.net.Dim, e.net.Classes
-	r.Features = make([]float64, ds.N*dim)
-	r.Predicted = make([]int, ds.N)
+	r.Features = make([]float64, n*dim)
+	r.Predicted = make([]int, n)
+	r.Labels = make([]int, n)
 	batch := make([]float32, evalBatch*px)
+	idx := make([]int, evalBatch)
 	correct := 0
-	for lo := 0; lo < ds.N; lo += evalBatch {
-		hi := min(lo+evalBatch, ds.N)
+	for lo := 0; lo < n; lo += evalBatch {
+		hi := min(lo+evalBatch, n)
 		// A short last batch is padded with zeros whose outputs are ignored.
 		clear(batch)
-		for i := lo; i < hi; i++ {
-			ds.Image(i, batch[(i-lo)*px:])
+		for i := range hi - lo {
+			idx[i] = lo + i
+		}
+		labels := r.Labels[lo:hi]
+		err := ds.Batch(idx[:hi-lo], batch[:(hi-lo)*px], labels)
+		if err == nil {
+			err = checkLabels(idx[:hi-lo], labels, k)
+		}
+		if err != nil {
+			return r, fmt.Errorf("evaluate: images %d to %d: %w", lo, hi-1, err)
 		}
 		copyImages(e.input, batch)
 		e.vm.Reset()
@@ -523,15 +549,15 @@ func (e *evaluator) run(ds *mnist.Dataset, c *centerloss.Centers) (EvalResult, e
 		for i := 0; i < hi-lo; i++ {
 			copy(r.Features[(lo+i)*dim:(lo+i+1)*dim], feats[i*dim:(i+1)*dim])
 			r.Predicted[lo+i] = pred[i]
-			if pred[i] == ds.Labels[lo+i] {
+			if pred[i] == labels[i] {
 				correct++
 			}
-			r.Softmax += crossEntropy(logits[i*k:(i+1)*k], ds.Labels[lo+i])
+			r.Softmax += crossEntropy(logits[i*k:(i+1)*k], labels[i])
 		}
 	}
-	r.Acc = float64(correct) / float64(ds.N)
-	r.Softmax /= float64(ds.N)
-	ft := tensor.New(tensor.Of(c.Dtype()), tensor.WithShape(ds.N, dim))
+	r.Acc = float64(correct) / float64(n)
+	r.Softmax /= float64(n)
+	ft := tensor.New(tensor.Of(c.Dtype()), tensor.WithShape(n, dim))
 	switch d := ft.Data().(type) {
 	case []float32:
 		for i, v := range r.Features {
@@ -541,17 +567,17 @@ func (e *evaluator) run(ds *mnist.Dataset, c *centerloss.Centers) (EvalResult, e
 		copy(d, r.Features)
 	}
 	var err error
-	if r.Intra, r.Inter, err = c.Stats(ft, ds.Labels); err != nil {
+	if r.Intra, r.Inter, err = c.Stats(ft, r.Labels); err != nil {
 		return r, fmt.Errorf("evaluate: %w", err)
 	}
 	centers := values(c.Tensor())
-	for i, l := range ds.Labels {
+	for i, l := range r.Labels {
 		for j := 0; j < dim; j++ {
 			d := r.Features[i*dim+j] - centers[l*dim+j]
 			r.Center += d * d
 		}
 	}
-	r.Center /= 2 * float64(ds.N)
+	r.Center /= 2 * float64(n)
 	return r, nil
 }
 
