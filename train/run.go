@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"gorgonia.org/tensor"
 
 	"github.com/centerloss-go/centerloss/graph"
@@ -34,7 +33,7 @@ type Options struct {
 	TestLimit  int       // use only the first N test images (0: all)
 	Resume     string    // checkpoint to continue from; its hyperparameters replace Hyper
 	Log        io.Writer // epoch summaries; nil discards
-	Progress   io.Writer // progress bar; nil shows none
+	Progress   io.Writer // a Progress line every 100 steps; nil shows none
 }
 
 // Files a run writes into Options.Out.
@@ -49,6 +48,10 @@ const (
 	PlotsDir       = "plots"                  // test_epoch_NNN.png and train_epoch_NNN.png
 	CurvesFile     = "curves.png"             // losses, accuracies, intra and inter against the epoch
 )
+
+// progressEvery is how many steps apart Run reports progress: ten lines
+// or so in an epoch of MNIST.
+const progressEvery = 100
 
 // trainPlotImages is how many training images the per-epoch training plot shows.
 const trainPlotImages = 5000
@@ -233,13 +236,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	plotSet := trainSet.Head(trainPlotImages)
 	var hooks Hooks
 	if o.Progress != nil {
-		bar, barEpoch := (func(int, int, StepResult))(nil), 0
-		hooks.Progress = func(epoch, step, steps int, r StepResult) {
-			if epoch != barEpoch {
-				bar, barEpoch = progressFunc(o.Progress, epoch, o.Epochs, steps, o.Batch), epoch
-			}
-			bar(step, steps, r)
-		}
+		hooks.Progress = Progress(o.Progress, t.Batch, progressEvery)
 	}
 	// The run's outputs, after every epoch: metrics.csv, the curves, the
 	// checkpoint, the feature plots, the log line; after the last, the
@@ -541,37 +538,4 @@ func writeMetrics(path string, history []Metrics) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return writeFile(path, buf.Bytes())
-}
-
-// progressFunc returns a per-step callback that draws a progress bar on w
-// with the running loss, accuracy and speed, or nil when w is nil.
-func progressFunc(w io.Writer, epoch, epochs, steps, batch int) func(int, int, StepResult) {
-	if w == nil {
-		return nil
-	}
-	bar := progressbar.NewOptions(steps,
-		progressbar.OptionSetWriter(w),
-		progressbar.OptionSetDescription(fmt.Sprintf("epoch %d/%d", epoch, epochs)),
-		progressbar.OptionShowCount(),
-		progressbar.OptionSetWidth(24),
-		progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionClearOnFinish(),
-	)
-	start := time.Now()
-	var loss float64
-	correct, seen, n := 0, 0, 0
-	return func(step, _ int, r StepResult) {
-		loss += r.Loss
-		correct += r.Correct
-		seen += batch
-		n++
-		if n%10 == 0 || step == steps {
-			bar.Describe(fmt.Sprintf("epoch %d/%d loss %.4f acc %.4f %4.0f img/s", epoch, epochs,
-				loss/float64(n), float64(correct)/float64(seen), float64(seen)/time.Since(start).Seconds()))
-		}
-		_ = bar.Set(step)
-		if step == steps {
-			_ = bar.Finish()
-		}
-	}
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"gorgonia.org/tensor"
 
@@ -79,24 +78,11 @@ func BLAS() string { return blas.Default().Name() }
 
 // Progress returns a callback for Trainer.TrainEpoch that writes to w, every
 // `every` steps and at the last step, the step number, the running mean loss
-// and training accuracy and the speed in images per second. batch is the
-// trainer's batch size.
+// and training accuracy and the speed in images per second (train.Progress
+// without the epoch). batch is the trainer's batch size.
 func Progress(w io.Writer, batch, every int) func(step, steps int, r StepResult) {
-	if every < 1 {
-		every = 1
-	}
-	start := time.Now()
-	var loss float64
-	correct, n := 0, 0
-	return func(step, steps int, r StepResult) {
-		loss += r.Loss
-		correct += r.Correct
-		n++
-		if step%every == 0 || step == steps {
-			fmt.Fprintf(w, "  step %d/%d  loss %.4f  train acc %.4f  %.0f img/s\n", step, steps,
-				loss/float64(n), float64(correct)/float64(n*batch), float64(n*batch)/time.Since(start).Seconds())
-		}
-	}
+	p := train.Progress(w, batch, every)
+	return func(step, steps int, r StepResult) { p(0, step, steps, r) }
 }
 
 // EpochLine is the one-line summary of an epoch that Train prints.
