@@ -8,12 +8,13 @@ import (
 
 // Progress returns a Hooks.Progress that writes a line to w every `every`
 // steps of an epoch and at its last step: the step, the epoch's running
-// mean loss and training accuracy, and its speed in images per second.
-// batch is the trainer's batch size. Epoch 0 leaves the epoch out of the
-// line, for callers that do not know it:
+// mean loss and training accuracy, its speed in images per second and,
+// before the last step, the time the epoch's remaining steps take at that
+// speed. batch is the trainer's batch size. Epoch 0 leaves the epoch out of
+// the line, for callers that do not know it:
 //
-//	epoch 2  step 300/937  loss 0.4134  train acc 0.9712  512 img/s
-//	  step 300/937  loss 0.4134  train acc 0.9712  512 img/s
+//	epoch 2  step 300/937  loss 0.4134  train acc 0.9712  512 img/s  1m20s left
+//	  step 300/937  loss 0.4134  train acc 0.9712  512 img/s  1m20s left
 func Progress(w io.Writer, batch, every int) func(epoch, step, steps int, r StepResult) {
 	every = max(every, 1)
 	var start time.Time
@@ -37,7 +38,13 @@ func Progress(w io.Writer, batch, every int) func(epoch, step, steps int, r Step
 		if epoch > 0 {
 			prefix = fmt.Sprintf("epoch %d", epoch)
 		}
-		fmt.Fprintf(w, "%s  step %d/%d  loss %.4f  train acc %.4f  %.0f img/s\n", prefix, step, steps,
-			loss/float64(n), float64(correct)/float64(n*batch), float64(n*batch)/time.Since(start).Seconds())
+		rate := float64(n*batch) / time.Since(start).Seconds()
+		left := ""
+		if step < steps {
+			seconds := float64((steps-step)*batch) / rate
+			left = fmt.Sprintf("  %v left", time.Duration(seconds*float64(time.Second)).Round(time.Second))
+		}
+		fmt.Fprintf(w, "%s  step %d/%d  loss %.4f  train acc %.4f  %.0f img/s%s\n", prefix, step, steps,
+			loss/float64(n), float64(correct)/float64(n*batch), rate, left)
 	}
 }

@@ -2,8 +2,10 @@ package train
 
 import (
 	"bytes"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestProgress: lines every `every` steps and at an epoch's last one, with
@@ -28,8 +30,21 @@ func TestProgress(t *testing.T) {
 		t.Fatalf("%d lines, want %d:\n%s", len(lines), len(want), buf.String())
 	}
 	for i, w := range want {
-		if !strings.HasPrefix(lines[i], w+"  ") || !strings.HasSuffix(lines[i], " img/s") {
+		rest, ok := strings.CutPrefix(lines[i], w+"  ")
+		speed, left, _ := strings.Cut(rest, " img/s")
+		if _, err := strconv.ParseFloat(speed, 64); !ok || err != nil {
 			t.Errorf("line %d is %q, want %q and the speed", i+1, lines[i], w)
+			continue
+		}
+		// Only a step before the epoch's last says how long the rest takes.
+		last := strings.Contains(w, "step 3/3") || strings.Contains(w, "step 2/2")
+		if d, found := strings.CutSuffix(strings.TrimPrefix(left, "  "), " left"); last != (left == "") || (!last && (!found || !validDuration(d))) {
+			t.Errorf("line %d ends with %q after the speed", i+1, left)
 		}
 	}
+}
+
+func validDuration(s string) bool {
+	d, err := time.ParseDuration(s)
+	return err == nil && d >= 0
 }
