@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/centerloss-go/centerloss/notebooks/internal/nbrun"
 	"github.com/centerloss-go/centerloss/notebooks/lab"
 )
 
@@ -72,26 +73,32 @@ func TestKernel(t *testing.T) {
 				t.Fatalf("jupyter nbconvert %s: %v\n%s", name, err, log)
 			}
 			t.Logf("%s ran in the kernel in %.0fs", name, time.Since(start).Seconds())
-			cells, err := executedCells(filepath.Join(out, name))
+			ran, err := nbrun.Load(filepath.Join(out, name))
 			if err != nil {
 				t.Fatal(err)
 			}
 			pictures := 0
-			for _, c := range cells {
+			for _, c := range ran.Cells {
+				var shown []string
 				for _, o := range c.Outputs {
-					if o.Type == "error" {
+					switch {
+					case o.Type == "error":
 						t.Errorf("%s#%d: %s: %s", name, c.Number, o.Name, o.Value)
+						shown = append(shown, "error "+o.Value)
+					case o.Type == "stream":
+						shown = append(shown, fmt.Sprintf("%.120q", o.Text))
+					default:
+						shown = append(shown, fmt.Sprintf("%.120q", o.Data["text/plain"]))
 					}
 					if png, ok := o.Data["image/png"]; ok {
 						pictures++
-						text := joinText(o.Data["text/plain"])
-						if joinText(png) == "" || !strings.HasPrefix(text, "PNG ") {
+						if text := o.Data["text/plain"]; png == "" || !strings.HasPrefix(text, "PNG ") {
 							t.Errorf("%s#%d shows a picture with text form %q; want PNG WxH", name, c.Number, text)
 						}
 					}
 				}
-				if testing.Verbose() {
-					t.Logf("%s#%d: %s", name, c.Number, c.summary())
+				if testing.Verbose() && c.Type == "code" {
+					t.Logf("%s#%d: %s", name, c.Number, strings.Join(shown, "; "))
 				}
 			}
 			if pictures < kernelPictures[name] {
@@ -123,76 +130,4 @@ func hasKernel(t *testing.T) bool {
 	}
 	_, ok := specs.Kernelspecs[kernelName]
 	return ok
-}
-
-// executedCell is a code cell of an executed notebook, numbered as the
-// runner numbers them: every cell from 1.
-type executedCell struct {
-	Number  int
-	Outputs []cellOutput
-}
-
-// cellOutput is one output of a cell in nbformat 4.
-type cellOutput struct {
-	Type  string         `json:"output_type"`
-	Name  string         `json:"ename"`
-	Value string         `json:"evalue"`
-	Text  any            `json:"text"`
-	Data  map[string]any `json:"data"`
-}
-
-// summary is a short line of what a cell showed.
-func (c executedCell) summary() string {
-	var parts []string
-	for _, o := range c.Outputs {
-		switch {
-		case o.Type == "stream":
-			parts = append(parts, fmt.Sprintf("%.120q", joinText(o.Text)))
-		case o.Type == "error":
-			parts = append(parts, "error "+o.Value)
-		default:
-			parts = append(parts, fmt.Sprintf("%.120q", joinText(o.Data["text/plain"])))
-		}
-	}
-	return strings.Join(parts, "; ")
-}
-
-// joinText turns nbformat's multi-line text (a string or a list of lines)
-// into one string.
-func joinText(v any) string {
-	switch v := v.(type) {
-	case string:
-		return v
-	case []any:
-		var b strings.Builder
-		for _, s := range v {
-			fmt.Fprint(&b, s)
-		}
-		return b.String()
-	}
-	return ""
-}
-
-// executedCells reads the code cells of the notebook nbconvert wrote.
-func executedCells(path string) ([]executedCell, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var nb struct {
-		Cells []struct {
-			Type    string       `json:"cell_type"`
-			Outputs []cellOutput `json:"outputs"`
-		} `json:"cells"`
-	}
-	if err := json.Unmarshal(b, &nb); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	var cells []executedCell
-	for i, c := range nb.Cells {
-		if c.Type == "code" {
-			cells = append(cells, executedCell{Number: i + 1, Outputs: c.Outputs})
-		}
-	}
-	return cells, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -67,6 +68,28 @@ func TestParse(t *testing.T) {
 	}
 	if _, err := Parse([]byte(`{"cells": 3}`), "bad.ipynb", "/"); err == nil {
 		t.Error("a malformed notebook parsed")
+	}
+
+	// The outputs of an executed notebook, as nbconvert writes them.
+	ran, err := Parse([]byte(`{"nbformat":4,"cells":[{"cell_type":"markdown","source":"# x"},
+		{"cell_type":"code","source":"f()","outputs":[
+			{"output_type":"stream","name":"stdout","text":["line 1\n","line 2\n"]},
+			{"output_type":"execute_result","data":{"image/png":"iVBORw0KGgo=\n","text/plain":["PNG 3x2"],
+				"application/json":{"a":1}}},
+			{"output_type":"error","ename":"ERROR","evalue":"repl.go:1:1: undefined: f","traceback":[]}]}]}`), "ran.ipynb", "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Output{
+		{Type: "stream", Text: "line 1\nline 2\n"},
+		{Type: "execute_result", Data: map[string]string{"image/png": "iVBORw0KGgo=\n", "text/plain": "PNG 3x2", "application/json": `{"a":1}`}},
+		{Type: "error", Name: "ERROR", Value: "repl.go:1:1: undefined: f"},
+	}
+	if got := ran.Cells[1].Outputs; !reflect.DeepEqual(got, want) {
+		t.Errorf("outputs of cell 2:\n%+v\nwant\n%+v", got, want)
+	}
+	if ran.Cells[0].Outputs != nil {
+		t.Errorf("a Markdown cell has outputs %+v", ran.Cells[0].Outputs)
 	}
 }
 

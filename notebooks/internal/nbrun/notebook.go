@@ -56,9 +56,19 @@ type Notebook struct {
 
 // Cell is one cell of a notebook.
 type Cell struct {
-	Number int    // position in the notebook, from 1, counting every cell
-	Type   string // "code", "markdown" or "raw"
-	Source string
+	Number  int    // position in the notebook, from 1, counting every cell
+	Type    string // "code", "markdown" or "raw"
+	Source  string
+	Outputs []Output // what a code cell showed when the notebook was last run
+}
+
+// Output is one output of a code cell.
+type Output struct {
+	Type  string            // "stream", "execute_result", "display_data" or "error"
+	Name  string            // an error's name
+	Value string            // an error's message
+	Text  string            // a stream's text
+	Data  map[string]string // a result's representations by MIME type: text as one string, other JSON as it is
 }
 
 // rawNotebook is the JSON layout of nbformat 4.
@@ -76,7 +86,17 @@ type rawNotebook struct {
 	Cells []struct {
 		CellType string          `json:"cell_type"`
 		Source   json.RawMessage `json:"source"`
+		Outputs  []rawOutput     `json:"outputs"`
 	} `json:"cells"`
+}
+
+// rawOutput is the JSON layout of a cell output.
+type rawOutput struct {
+	OutputType string                     `json:"output_type"`
+	Ename      string                     `json:"ename"`
+	Evalue     string                     `json:"evalue"`
+	Text       json.RawMessage            `json:"text"`
+	Data       map[string]json.RawMessage `json:"data"`
 }
 
 // Load reads a notebook file.
@@ -108,7 +128,23 @@ func Parse(data []byte, name, dir string) (*Notebook, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s#%d: source: %w", name, i+1, err)
 		}
-		nb.Cells = append(nb.Cells, Cell{Number: i + 1, Type: c.CellType, Source: src})
+		cell := Cell{Number: i + 1, Type: c.CellType, Source: src}
+		for _, o := range c.Outputs {
+			out := Output{Type: o.OutputType, Name: o.Ename, Value: o.Evalue}
+			if out.Text, err = joinSource(o.Text); err != nil {
+				return nil, fmt.Errorf("%s#%d: output text: %w", name, i+1, err)
+			}
+			if len(o.Data) > 0 {
+				out.Data = make(map[string]string, len(o.Data))
+			}
+			for mime, raw := range o.Data {
+				if out.Data[mime], err = joinSource(raw); err != nil {
+					out.Data[mime] = string(raw) // JSON data, not text
+				}
+			}
+			cell.Outputs = append(cell.Outputs, out)
+		}
+		nb.Cells = append(nb.Cells, cell)
 		if c.CellType == "code" {
 			nb.CodeCellCount++
 		}
@@ -116,8 +152,9 @@ func Parse(data []byte, name, dir string) (*Notebook, error) {
 	return nb, nil
 }
 
-// joinSource decodes a cell source, which nbformat stores as a string or a
-// list of strings (lines that keep their newlines).
+// joinSource decodes a cell source or any other multi-line text, which
+// nbformat stores as a string or a list of strings (lines that keep their
+// newlines).
 func joinSource(raw json.RawMessage) (string, error) {
 	if len(raw) == 0 {
 		return "", nil
