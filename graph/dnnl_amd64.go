@@ -20,9 +20,15 @@ import (
 // dnnlPlan is LeNet++'s convolutional trunk as oneDNN primitives, created
 // once per graph (the batch size is part of every descriptor). The
 // activations stay in the layout oneDNN's convolutions prefer (nChw16c on
-// AVX-512) from the first convolution to the last pooling: the values of
-// those nodes hold that layout, with the (N,C,H,W) shape of the plain
-// tensor. The images enter in NCHW, and the last pooling hands fc1 NCHW.
+// AVX-512, NHWC for bfloat16 on AMX) from the first convolution to the
+// last pooling: the values of those nodes hold that layout, with the
+// (N,C,H,W) shape of the plain tensor. The images enter in NCHW, and the
+// last pooling hands fc1 NCHW.
+//
+// No primitive of a plan runs oneDNN's reference loop, which is tens of
+// times slower than its generated kernels: each is chosen from candidates
+// (see conv, prelu and pool), and a plan that finds none for some layer
+// fails, so that the caller runs its own kernels or says why it cannot.
 type dnnlPlan struct {
 	lib    *onednn.Library
 	eng    *onednn.Engine
@@ -31,10 +37,21 @@ type dnnlPlan struct {
 	convs  []*dnnlConv
 	prelus []*dnnlPReLU
 	pools  []*dnnlPool
+	notes  []string // the choices that depart from the plain plan, for describe
 }
 
 var tagNames = map[onednn.Tag]string{
 	onednn.ABcd16b: "nChw16c", onednn.ABcd8b: "nChw8c", onednn.ACDB: "NHWC", onednn.ABCD: "NCHW",
+}
+
+var typeNames = map[onednn.DataType]string{onednn.DataF32: "float32", onednn.DataBF16: "bfloat16"}
+
+// planHooks let tests and benchmarks steer a plan: reject turns down a
+// candidate primitive by its description (as if oneDNN had only its
+// reference loop for it), act forces the activations' layout.
+var planHooks struct {
+	reject func(what string) bool
+	act    onednn.Tag
 }
 
 // loadOneDNN opens oneDNN unless CENTERLOSS_BLAS keeps it out.
@@ -61,9 +78,8 @@ func bf16Available() error {
 // float32 or, with bf16, in bfloat16: activations and the weights the
 // convolutions read are bfloat16, while the images, the master weights,
 // the slopes and every parameter gradient stay float32 (the convolutions
-// and PReLUs accumulate in float32 and write float32 weight gradients).
-// In bfloat16 the nodes of the trunk hold their values in the first half of
-// their float32 tensors.
+// and PReLUs accumulate in float32). In bfloat16 the nodes of the trunk
+// hold their values in the first half of their float32 tensors.
 func newDNNLPlan(n int, bf16 bool) (*dnnlPlan, error) {
 	if bf16 {
 		if err := bf16Available(); err != nil {
@@ -87,20 +103,20 @@ func newDNNLPlan(n int, bf16 bool) (*dnnlPlan, error) {
 	}
 	in, h := 1, Rows
 	for i, l := range convLayers {
-		c, err := p.newConv(n, in, l.out, h, i == 0)
+		c, err := p.newConv("conv"+l.name, n, in, l.out, h, i == 0)
 		if err != nil {
-			return nil, fmt.Errorf("conv%s: %w", l.name, err)
+			return nil, err
 		}
 		p.convs = append(p.convs, c)
-		pr, err := p.newPReLU(n, l.out, h)
+		pr, err := p.newPReLU("prelu"+l.name, n, l.out, h)
 		if err != nil {
-			return nil, fmt.Errorf("prelu%s: %w", l.name, err)
+			return nil, err
 		}
 		p.prelus = append(p.prelus, pr)
 		if i%2 == 1 {
-			pl, err := p.newPool(n, l.out, h, i == len(convLayers)-1)
+			pl, err := p.newPool(fmt.Sprintf("pool%d", i/2+1), n, l.out, h, i == len(convLayers)-1)
 			if err != nil {
-				return nil, fmt.Errorf("pool%d: %w", i/2+1, err)
+				return nil, err
 			}
 			p.pools = append(p.pools, pl)
 			h /= 2
@@ -113,12 +129,15 @@ func newDNNLPlan(n int, bf16 bool) (*dnnlPlan, error) {
 // activationLayout asks oneDNN which layout its convolution wants for
 // LeNet++'s 28×28, 32-channel maps; the whole trunk then uses it.
 func (p *dnnlPlan) activationLayout(n int) (onednn.Tag, error) {
+	if planHooks.act != 0 {
+		return planHooks.act, nil
+	}
 	shape := []int{n, 32, Rows, Cols}
-	anyAct, err := p.adesc(shape, onednn.Any)
+	anyAct, err := p.lib.NewDesc(shape, p.dt, onednn.Any)
 	if err != nil {
 		return 0, err
 	}
-	w, err := p.adesc([]int{32, 32, 5, 5}, onednn.Any)
+	w, err := p.lib.NewDesc([]int{32, 32, 5, 5}, p.dt, onednn.Any)
 	if err != nil {
 		return 0, err
 	}
@@ -128,7 +147,7 @@ func (p *dnnlPlan) activationLayout(n int) (onednn.Tag, error) {
 	}
 	chosen := fwd.Desc(onednn.ArgDst)
 	for _, tag := range []onednn.Tag{onednn.ABcd16b, onednn.ABcd8b, onednn.ACDB, onednn.ABCD} {
-		d, err := p.adesc(shape, tag)
+		d, err := p.lib.NewDesc(shape, p.dt, tag)
 		if err != nil {
 			return 0, err
 		}
@@ -139,195 +158,404 @@ func (p *dnnlPlan) activationLayout(n int) (onednn.Tag, error) {
 	return 0, errors.New("the convolution chose a layout other than nChw16c, nChw8c, NHWC or NCHW")
 }
 
-// desc describes a float32 tensor, adesc one in the activations' type.
-func (p *dnnlPlan) desc(shape []int, tag onednn.Tag) (*onednn.Desc, error) {
-	return p.lib.NewDesc(shape, onednn.DataF32, tag)
+// descs describes the tensors of one primitive; the first error sticks.
+type descs struct {
+	lib *onednn.Library
+	err error
 }
 
-func (p *dnnlPlan) adesc(shape []int, tag onednn.Tag) (*onednn.Desc, error) {
-	return p.lib.NewDesc(shape, p.dt, tag)
+func (d *descs) of(shape []int, dt onednn.DataType, tag onednn.Tag) *onednn.Desc {
+	if d.err != nil {
+		return nil
+	}
+	var m *onednn.Desc
+	m, d.err = d.lib.NewDesc(shape, dt, tag)
+	return m
 }
 
 // floats allocates a float32 buffer that holds at least n bytes.
 func floats(n int) []float32 { return make([]float32, (n+3)/4) }
 
-// reorder converts one tensor between the caller's layout and a
-// primitive's, through a buffer that holds the primitive's side. A nil
-// *reorder stands for two layouts that are the same: its methods then pass
-// the caller's memory through.
+// prim is a primitive together with the descriptors of what the graph's
+// tensors hold for its arguments. Where the primitive chose another layout
+// or element type for an argument (the weights' blocked layouts, bfloat16
+// weights, a layer computed in float32 inside a bfloat16 trunk), a reorder
+// converts it: inputs before the primitive runs, outputs after.
+type prim struct {
+	*onednn.Primitive
+	what     string
+	reorders []*reorder
+}
+
+// reorder converts one argument of a prim between the graph's side and the
+// primitive's, through a buffer that holds the primitive's side.
 type reorder struct {
-	p   *onednn.Primitive
-	buf []float32
+	*onednn.Primitive
+	kind int  // the argument
+	out  bool // the primitive's output, converted after it runs
+	buf  []float32
 }
 
-// newReorder copies from into to; own describes the side the buffer holds.
-func (p *dnnlPlan) newReorder(from, to, own *onednn.Desc) (*reorder, error) {
-	if p.lib.Equal(from, to) {
-		return nil, nil
-	}
-	r, err := p.eng.Reorder(from, to)
+// arg is one argument of a primitive as the graph holds it.
+type arg struct {
+	kind int
+	desc *onednn.Desc
+}
+
+// outputs are the argument kinds a primitive writes.
+var outputs = map[int]bool{onednn.ArgDst: true, onednn.ArgDiffSrc: true, onednn.ArgDiffWeights: true, onednn.ArgDiffBias: true}
+
+// accept checks that q is no reference loop (nor turned down by the test
+// hook) and adds the reorders from the graph's descriptors outer to the
+// primitive's own; it fails when one of those is a reference loop too.
+func (p *dnnlPlan) accept(what string, q *onednn.Primitive, err error, outer ...arg) (*prim, error) {
 	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if err := p.usable(what, q); err != nil {
 		return nil, err
 	}
-	return &reorder{p: r, buf: floats(p.lib.Size(own))}, nil
-}
-
-// in converts x into the buffer and returns the buffer, or x itself.
-func (r *reorder) in(x []float32) ([]float32, error) {
-	if r == nil {
-		return x, nil
-	}
-	return r.buf, r.p.Execute(onednn.F32(onednn.ArgFrom, x), onednn.F32(onednn.ArgTo, r.buf))
-}
-
-// stage is the primitive's side of y: the buffer, which out then copies
-// into y (or which in filled from it), or y itself.
-func (r *reorder) stage(y []float32) []float32 {
-	if r == nil {
-		return y
-	}
-	return r.buf
-}
-
-// out converts the buffer into y; nothing when the layouts are the same.
-func (r *reorder) out(y []float32) error {
-	if r == nil {
-		return nil
-	}
-	return r.p.Execute(onednn.F32(onednn.ArgFrom, r.buf), onednn.F32(onednn.ArgTo, y))
-}
-
-// dnnlConv is one 5×5 convolution with padding 2: its forward pass, the
-// gradients of its input (but for the first layer) and of its weights and
-// bias, and the reorders between the weights' OIHW layout (the parameter's,
-// PyTorch's) and the layouts the primitives chose.
-type dnnlConv struct {
-	in, out, w         tensor.Shape
-	fwd, bwdData, bwdW *onednn.Primitive
-	wFwd, wBwd         *reorder // the weights into the forward and backward-data layouts
-	dw                 *reorder // the weight gradient back to OIHW
-	src                *reorder // first layer in bfloat16: the images to bfloat16, for both passes
-	db                 []float32
-}
-
-func (p *dnnlPlan) newConv(n, cin, co, h int, first bool) (*dnnlConv, error) {
-	c := &dnnlConv{in: tensor.Shape{n, cin, h, h}, out: tensor.Shape{n, co, h, h}, w: tensor.Shape{co, cin, 5, 5}}
-	srcTag := p.act
-	if first {
-		srcTag = onednn.ABCD // one channel: the images as they are
-	}
-	src, err1 := p.adesc(c.in, srcTag)
-	dst, err2 := p.adesc(c.out, p.act)
-	wAny, err3 := p.adesc(c.w, onednn.Any)
-	dwAny, err4 := p.desc(c.w, onednn.Any)
-	wPlain, err5 := p.desc(c.w, onednn.ABCD)
-	bias, err6 := p.desc([]int{co}, onednn.A)
-	images, err7 := p.desc(c.in, onednn.ABCD)
-	if err := errors.Join(err1, err2, err3, err4, err5, err6, err7); err != nil {
-		return nil, err
-	}
-	var err error
-	if first {
-		if c.src, err = p.newReorder(images, src, src); err != nil {
+	pr := &prim{Primitive: q, what: what}
+	for _, a := range outer {
+		own := q.Desc(a.kind)
+		if p.lib.Equal(a.desc, own) {
+			continue
+		}
+		from, to := a.desc, own
+		if outputs[a.kind] {
+			from, to = own, a.desc
+		}
+		r, err := p.eng.Reorder(from, to)
+		if err != nil {
+			return nil, fmt.Errorf("%s: reorder of argument %d: %w", what, a.kind, err)
+		}
+		if err := p.usable(what+" reorder", r); err != nil {
 			return nil, err
 		}
-	}
-	if c.fwd, err = p.eng.ConvForward(onednn.ForwardTraining, src, wAny, bias, dst, 2); err != nil {
-		return nil, err
-	}
-	wFwd := c.fwd.Desc(onednn.ArgWeights)
-	if c.wFwd, err = p.newReorder(wPlain, wFwd, wFwd); err != nil {
-		return nil, err
-	}
-	if !first {
-		if c.bwdData, err = p.eng.ConvBackwardData(src, wAny, dst, 2, c.fwd); err != nil {
-			return nil, err
-		}
-		wBwd := c.bwdData.Desc(onednn.ArgWeights)
-		if c.wBwd, err = p.newReorder(wPlain, wBwd, wBwd); err != nil {
-			return nil, err
-		}
-	}
-	if c.bwdW, err = p.eng.ConvBackwardWeights(src, dwAny, bias, dst, 2, c.fwd); err != nil {
-		return nil, err
-	}
-	dw := c.bwdW.Desc(onednn.ArgDiffWeights)
-	if c.dw, err = p.newReorder(dw, wPlain, dw); err != nil {
-		return nil, err
-	}
-	c.db = make([]float32, co)
-	return c, nil
-}
-
-// dnnlPReLU is a per-channel PReLU on the trunk's layout; the slopes, a (C)
-// vector, are the bytes of a 1×C×1×1 tensor in that layout too.
-type dnnlPReLU struct {
-	shape    tensor.Shape
-	fwd, bwd *onednn.Primitive
-	da       []float32
-}
-
-func (p *dnnlPlan) newPReLU(n, c, h int) (*dnnlPReLU, error) {
-	pr := &dnnlPReLU{shape: tensor.Shape{n, c, h, h}, da: make([]float32, c)}
-	data, err1 := p.adesc(pr.shape, p.act)
-	// The slopes (float32) in the data's own layout: the generated kernel
-	// wants that.
-	w, err2 := p.desc([]int{1, c, 1, 1}, p.act)
-	if err := errors.Join(err1, err2); err != nil {
-		return nil, err
-	}
-	if p.lib.Size(w) != 4*c {
-		return nil, fmt.Errorf("%d slopes take %d bytes in the trunk's layout", c, p.lib.Size(w))
-	}
-	var err error
-	if pr.fwd, err = p.eng.PReLUForward(onednn.ForwardTraining, data, w); err != nil {
-		return nil, err
-	}
-	if pr.bwd, err = p.eng.PReLUBackward(data, w, data, w, pr.fwd); err != nil {
-		return nil, err
+		pr.reorders = append(pr.reorders, &reorder{Primitive: r, kind: a.kind, out: outputs[a.kind], buf: floats(p.lib.Size(own))})
 	}
 	return pr, nil
 }
 
-// dnnlPool is a 2×2 max pooling with stride 2, rounding down (7 -> 3). The
-// forward pass records the position of each maximum in a workspace, which
-// the backward pass reads. The last one also reorders its output to NCHW
-// for fc1, and the gradient coming back from fc1 to the trunk's layout.
-type dnnlPool struct {
-	in, out  tensor.Shape
-	fwd, bwd *onednn.Primitive
-	ws       []byte
-	toPlain  *reorder // last pooling only: its output to NCHW,
-	toAct    *reorder // and its output gradient back to the trunk's layout
+// usable rejects oneDNN's reference loops.
+func (p *dnnlPlan) usable(what string, q *onednn.Primitive) error {
+	impl := q.Implementation()
+	if strings.HasPrefix(impl, "ref") || planHooks.reject != nil && planHooks.reject(what) {
+		return fmt.Errorf("%s: oneDNN offers only its reference loop (%s)", what, impl)
+	}
+	return nil
 }
 
-func (p *dnnlPlan) newPool(n, c, h int, last bool) (*dnnlPool, error) {
+// run executes the primitive on args given as the graph holds them.
+func (q *prim) run(args ...onednn.Arg) error {
+	var saved [8]onednn.Arg // the graph's side of the arguments converted
+	for _, r := range q.reorders {
+		for i, a := range args {
+			if a.Kind != r.kind {
+				continue
+			}
+			saved[i] = a
+			if !r.out {
+				if err := r.Execute(onednn.Arg{Kind: onednn.ArgFrom, Data: a.Data}, onednn.F32(onednn.ArgTo, r.buf)); err != nil {
+					return err
+				}
+			}
+			args[i] = onednn.F32(a.Kind, r.buf)
+		}
+	}
+	if err := q.Execute(args...); err != nil {
+		return err
+	}
+	for _, r := range q.reorders {
+		for i, a := range args {
+			if a.Kind == r.kind && r.out {
+				if err := r.Execute(onednn.F32(onednn.ArgFrom, r.buf), onednn.Arg{Kind: onednn.ArgTo, Data: saved[i].Data}); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// dnnlConv is one 5×5 convolution with padding 2: its forward pass, the
+// gradient of its input (but for the first layer) and those of its weights
+// and bias, each with the reorders between the parameters' layouts
+// (PyTorch's OIHW, float32) and the ones the primitives chose.
+type dnnlConv struct {
+	in, out, w         tensor.Shape
+	fwd, bwdData, bwdW *prim
+	db                 []float32
+}
+
+// newConv chooses each of the three primitives of a convolution on its
+// own, the first candidate with a generated kernel, in this order:
+//   - the trunk's type, then float32 (in a bfloat16 trunk, for a layer
+//     without a bfloat16 kernel);
+//   - for the first layer, whose one-channel images are the same bytes in
+//     NCHW and NHWC, the source in NHWC where that is the trunk's layout
+//     (oneDNN's AMX kernels take no other), then NCHW, then a blocked
+//     trunk layout (the images padded with zero channels);
+//   - bfloat16 weight gradients in a bfloat16 layer, as PyTorch's autocast
+//     asks for, then float32 ones.
+//
+// The reorders of prim bridge the choices: a backward primitive may read
+// another layout or type than the forward one wrote.
+func (p *dnnlPlan) newConv(name string, n, cin, co, h int, first bool) (*dnnlConv, error) {
+	c := &dnnlConv{in: tensor.Shape{n, cin, h, h}, out: tensor.Shape{n, co, h, h}, w: tensor.Shape{co, cin, 5, 5}, db: make([]float32, co)}
+	d := descs{lib: p.lib}
+	// What the graph holds: the images or the trunk's activations, the
+	// parameters in float32.
+	src := d.of(c.in, p.dt, p.act)
+	if first {
+		src = d.of(c.in, onednn.DataF32, onednn.ABCD)
+	}
+	act := d.of(c.out, p.dt, p.act)
+	wPlain := d.of(c.w, onednn.DataF32, onednn.ABCD)
+	bias := d.of([]int{co}, onednn.DataF32, onednn.A)
+	if d.err != nil {
+		return nil, d.err
+	}
+	srcTags := []onednn.Tag{p.act}
+	if first {
+		srcTags = []onednn.Tag{onednn.ABCD, onednn.ACDB}
+		if p.act == onednn.ACDB {
+			srcTags = []onednn.Tag{onednn.ACDB, onednn.ABCD}
+		} else if p.act != onednn.ABCD {
+			srcTags = append(srcTags, p.act)
+		}
+	}
+	// A convolution in one type with one source layout: the forward
+	// primitive, which is also the hint its backward primitives need.
+	type form struct {
+		dt  onednn.DataType
+		tag onednn.Tag
+	}
+	var forms []form
+	for _, dt := range p.inTypes() {
+		for _, tag := range srcTags {
+			forms = append(forms, form{dt, tag})
+		}
+	}
+	type fwdOf struct {
+		q   *onednn.Primitive
+		err error
+	}
+	fwds := map[form]fwdOf{}
+	forward := func(f form) (*onednn.Primitive, *onednn.Desc, *onednn.Desc, *onednn.Desc, error) {
+		d := descs{lib: p.lib}
+		own, dst, wAny := d.of(c.in, f.dt, f.tag), d.of(c.out, f.dt, p.act), d.of(c.w, f.dt, onednn.Any)
+		if d.err != nil {
+			return nil, nil, nil, nil, d.err
+		}
+		r, ok := fwds[f]
+		if !ok {
+			r.q, r.err = p.eng.ConvForward(onednn.ForwardTraining, own, wAny, bias, dst, 2)
+			fwds[f] = r
+		}
+		return r.q, own, dst, wAny, r.err
+	}
+	describe := func(f form, role string, more ...string) string {
+		s := fmt.Sprintf("%s %s in %s", name, role, typeNames[f.dt])
+		if first {
+			more = append([]string{"source " + tagNames[f.tag]}, more...)
+		}
+		if len(more) > 0 {
+			s += " (" + strings.Join(more, ", ") + ")"
+		}
+		return s
+	}
+	var errs []error
+	choose := func(role string, candidates int, try func(i int) (*prim, error)) *prim {
+		for i := range candidates {
+			q, err := try(i)
+			if err == nil {
+				if i > 0 {
+					p.notes = append(p.notes, q.what)
+				}
+				return q
+			}
+			errs = append(errs, err)
+		}
+		errs = append(errs, fmt.Errorf("%s %s: no candidate with a generated kernel", name, role))
+		return nil
+	}
+	c.fwd = choose("forward", len(forms), func(i int) (*prim, error) {
+		q, _, _, _, err := forward(forms[i])
+		return p.accept(describe(forms[i], "forward"), q, err,
+			arg{onednn.ArgSrc, src}, arg{onednn.ArgWeights, wPlain}, arg{onednn.ArgBias, bias}, arg{onednn.ArgDst, act})
+	})
+	if !first && c.fwd != nil {
+		c.bwdData = choose("backward data", len(forms), func(i int) (*prim, error) {
+			hint, own, dst, wAny, err := forward(forms[i])
+			if err != nil {
+				return nil, err
+			}
+			q, err := p.eng.ConvBackwardData(own, wAny, dst, 2, hint)
+			return p.accept(describe(forms[i], "backward data"), q, err,
+				arg{onednn.ArgWeights, wPlain}, arg{onednn.ArgDiffDst, act}, arg{onednn.ArgDiffSrc, src})
+		})
+	}
+	if c.fwd != nil && (first || c.bwdData != nil) {
+		// Each form with the weight gradient in its own type, then float32.
+		type wform struct {
+			form
+			dw onednn.DataType
+		}
+		var wforms []wform
+		for _, f := range forms {
+			wforms = append(wforms, wform{f, f.dt})
+			if f.dt != onednn.DataF32 {
+				wforms = append(wforms, wform{f, onednn.DataF32})
+			}
+		}
+		c.bwdW = choose("backward weights", len(wforms), func(i int) (*prim, error) {
+			f := wforms[i]
+			hint, own, dst, _, err := forward(f.form)
+			if err != nil {
+				return nil, err
+			}
+			dwAny, err := p.lib.NewDesc(c.w, f.dw, onednn.Any)
+			if err != nil {
+				return nil, err
+			}
+			q, err := p.eng.ConvBackwardWeights(own, dwAny, bias, dst, 2, hint)
+			return p.accept(describe(f.form, "backward weights", "weight gradient "+typeNames[f.dw]), q, err,
+				arg{onednn.ArgSrc, src}, arg{onednn.ArgDiffDst, act}, arg{onednn.ArgDiffWeights, wPlain}, arg{onednn.ArgDiffBias, bias})
+		})
+	}
+	if c.fwd == nil || (!first && c.bwdData == nil) || c.bwdW == nil {
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+// inTypes are the element types a PReLU or pooling of the trunk may run
+// in: the trunk's, then float32 for a layer with no bfloat16 kernel.
+func (p *dnnlPlan) inTypes() []onednn.DataType {
+	if p.dt == onednn.DataF32 {
+		return []onednn.DataType{p.dt}
+	}
+	return []onednn.DataType{p.dt, onednn.DataF32}
+}
+
+// dnnlPReLU is a per-channel PReLU on the trunk's layout; the slopes, a (C)
+// vector, are the bytes of a 1×C×1×1 float32 tensor in that layout too.
+type dnnlPReLU struct {
+	shape    tensor.Shape
+	fwd, bwd *prim
+	da       []float32
+}
+
+func (p *dnnlPlan) newPReLU(name string, n, c, h int) (*dnnlPReLU, error) {
+	pr := &dnnlPReLU{shape: tensor.Shape{n, c, h, h}, da: make([]float32, c)}
+	d := descs{lib: p.lib}
+	act := d.of(pr.shape, p.dt, p.act)
+	// The slopes in the data's own layout: the generated kernel wants that.
+	w := d.of([]int{1, c, 1, 1}, onednn.DataF32, p.act)
+	if d.err != nil {
+		return nil, d.err
+	}
+	if p.lib.Size(w) != 4*c {
+		return nil, fmt.Errorf("%s: %d slopes take %d bytes in the trunk's layout", name, c, p.lib.Size(w))
+	}
+	var errs []error
+	for _, dt := range p.inTypes() {
+		what := fmt.Sprintf("%s in %s", name, typeNames[dt])
+		data, err := p.lib.NewDesc(pr.shape, dt, p.act)
+		if err != nil {
+			return nil, err
+		}
+		q, err := p.eng.PReLUForward(onednn.ForwardTraining, data, w)
+		fwd, err := p.accept(what+" forward", q, err, arg{onednn.ArgSrc, act}, arg{onednn.ArgDst, act})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		q, err = p.eng.PReLUBackward(data, w, data, w, fwd.Primitive)
+		bwd, err := p.accept(what+" backward", q, err, arg{onednn.ArgSrc, act}, arg{onednn.ArgDiffDst, act}, arg{onednn.ArgDiffSrc, act})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if dt != p.dt {
+			p.notes = append(p.notes, what)
+		}
+		pr.fwd, pr.bwd = fwd, bwd
+		return pr, nil
+	}
+	return nil, errors.Join(errs...)
+}
+
+// dnnlPool is a 2×2 max pooling with stride 2, rounding down (7 -> 3). The
+// forward pass records the position of each maximum in a workspace, which
+// the backward pass reads. The last one hands fc1 its output in NCHW, and
+// takes the gradient coming back from fc1 in NCHW.
+type dnnlPool struct {
+	in, out  tensor.Shape
+	fwd, bwd *prim
+	ws       []byte
+}
+
+func (p *dnnlPlan) newPool(name string, n, c, h int, last bool) (*dnnlPool, error) {
 	oh := h / 2
 	pl := &dnnlPool{in: tensor.Shape{n, c, h, h}, out: tensor.Shape{n, c, oh, oh}}
-	src, err1 := p.adesc(pl.in, p.act)
-	dst, err2 := p.adesc(pl.out, p.act)
-	plain, err3 := p.desc(pl.out, onednn.ABCD)
-	if err := errors.Join(err1, err2, err3); err != nil {
-		return nil, err
+	d := descs{lib: p.lib}
+	in := d.of(pl.in, p.dt, p.act)
+	out := d.of(pl.out, p.dt, p.act)
+	if last {
+		out = d.of(pl.out, onednn.DataF32, onednn.ABCD)
+	}
+	if d.err != nil {
+		return nil, d.err
 	}
 	padR := 2*oh - h // -1 for an odd size: the last row and column are dropped
-	var err error
-	if pl.fwd, err = p.eng.MaxPoolForward(onednn.ForwardTraining, src, dst, 2, padR); err != nil {
-		return nil, err
-	}
-	if pl.bwd, err = p.eng.MaxPoolBackward(src, dst, 2, padR, pl.fwd); err != nil {
-		return nil, err
-	}
-	pl.ws = make([]byte, pl.fwd.Size(onednn.ArgWorkspace))
-	if last {
-		if pl.toPlain, err = p.newReorder(dst, plain, dst); err != nil {
+	var errs []error
+	for _, dt := range p.inTypes() {
+		what := fmt.Sprintf("%s in %s", name, typeNames[dt])
+		src, err1 := p.lib.NewDesc(pl.in, dt, p.act)
+		dst, err2 := p.lib.NewDesc(pl.out, dt, p.act)
+		if err := errors.Join(err1, err2); err != nil {
 			return nil, err
 		}
-		if pl.toAct, err = p.newReorder(plain, dst, dst); err != nil {
-			return nil, err
+		q, err := p.eng.MaxPoolForward(onednn.ForwardTraining, src, dst, 2, padR)
+		fwd, err := p.accept(what+" forward", q, err, arg{onednn.ArgSrc, in}, arg{onednn.ArgDst, out})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		q, err = p.eng.MaxPoolBackward(src, dst, 2, padR, fwd.Primitive)
+		bwd, err := p.accept(what+" backward", q, err, arg{onednn.ArgDiffDst, out}, arg{onednn.ArgDiffSrc, in})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if dt != p.dt {
+			p.notes = append(p.notes, what)
+		}
+		pl.fwd, pl.bwd = fwd, bwd
+		pl.ws = make([]byte, fwd.Size(onednn.ArgWorkspace))
+		return pl, nil
+	}
+	return nil, errors.Join(errs...)
+}
+
+// primitives lists every primitive of the plan, its reorders included.
+func (p *dnnlPlan) primitives() []*prim {
+	var all []*prim
+	for _, c := range p.convs {
+		all = append(all, c.fwd, c.bwdW)
+		if c.bwdData != nil {
+			all = append(all, c.bwdData)
 		}
 	}
-	return pl, nil
+	for _, pr := range p.prelus {
+		all = append(all, pr.fwd, pr.bwd)
+	}
+	for _, pl := range p.pools {
+		all = append(all, pl.fwd, pl.bwd)
+	}
+	return all
 }
 
 // describe names the kernels oneDNN chose, for the run's log.
@@ -351,13 +579,13 @@ func (p *dnnlPlan) describe() string {
 	for _, pr := range p.prelus {
 		add(&prelu, pr.fwd.Implementation())
 	}
-	precision := "float32"
-	if p.dt == onednn.DataBF16 {
-		precision = "bfloat16"
+	notes := ""
+	if len(p.notes) > 0 {
+		notes = "; " + strings.Join(p.notes, ", ")
 	}
-	return fmt.Sprintf("oneDNN %s primitives in %s (convolution %s, pooling %s, PReLU %s; %s; %s, %d threads, %s)",
-		p.lib.Version, precision, strings.Join(conv, "/"), strings.Join(pool, "/"), strings.Join(prelu, "/"),
-		tagNames[p.act], p.lib.Runtime, p.lib.Threads, p.lib.ISA)
+	return fmt.Sprintf("oneDNN %s primitives in %s (convolution %s, pooling %s, PReLU %s; %s%s; %s, %d threads, %s)",
+		p.lib.Version, typeNames[p.dt], strings.Join(conv, "/"), strings.Join(pool, "/"), strings.Join(prelu, "/"),
+		tagNames[p.act], notes, p.lib.Runtime, p.lib.Threads, p.lib.ISA)
 }
 
 // layers returns the trunk's layers for build; they must be called in
@@ -466,15 +694,7 @@ func (c *dnnlConv) apply(x, w, b *G.Node) (*G.Node, error) {
 		name: "oneDNN.Conv2d", in: []tensor.Shape{c.in, c.w, {c.w[0]}}, out: c.out,
 		wrt: []bool{!first, true, true},
 		run: func(in [][]float32, y []float32) error {
-			w, err := c.wFwd.in(in[1])
-			if err != nil {
-				return err
-			}
-			x, err := c.src.in(in[0])
-			if err != nil {
-				return err
-			}
-			return c.fwd.Execute(onednn.F32(onednn.ArgSrc, x), onednn.F32(onednn.ArgWeights, w),
+			return c.fwd.run(onednn.F32(onednn.ArgSrc, in[0]), onednn.F32(onednn.ArgWeights, in[1]),
 				onednn.F32(onednn.ArgBias, in[2]), onednn.F32(onednn.ArgDst, y))
 		},
 	}
@@ -485,11 +705,7 @@ func (c *dnnlConv) apply(x, w, b *G.Node) (*G.Node, error) {
 			if dx, err = apply(&dnnlOp{
 				name: "oneDNN.Conv2dGradInput", in: []tensor.Shape{c.w, c.out}, out: c.in,
 				run: func(in [][]float32, dx []float32) error {
-					w, err := c.wBwd.in(in[0])
-					if err != nil {
-						return err
-					}
-					return c.bwdData.Execute(onednn.F32(onednn.ArgWeights, w), onednn.F32(onednn.ArgDiffDst, in[1]), onednn.F32(onednn.ArgDiffSrc, dx))
+					return c.bwdData.run(onednn.F32(onednn.ArgWeights, in[0]), onednn.F32(onednn.ArgDiffDst, in[1]), onednn.F32(onednn.ArgDiffSrc, dx))
 				},
 			}, in[1], grad); err != nil {
 				return nil, err
@@ -500,13 +716,8 @@ func (c *dnnlConv) apply(x, w, b *G.Node) (*G.Node, error) {
 			run: func(in [][]float32, dw []float32) error {
 				// One primitive computes both gradients; the bias's waits in
 				// c.db for the op below.
-				// The images as the forward pass converted them.
-				x := c.src.stage(in[0])
-				if err := c.bwdW.Execute(onednn.F32(onednn.ArgSrc, x), onednn.F32(onednn.ArgDiffDst, in[1]),
-					onednn.F32(onednn.ArgDiffWeights, c.dw.stage(dw)), onednn.F32(onednn.ArgDiffBias, c.db)); err != nil {
-					return err
-				}
-				return c.dw.out(dw)
+				return c.bwdW.run(onednn.F32(onednn.ArgSrc, in[0]), onednn.F32(onednn.ArgDiffDst, in[1]),
+					onednn.F32(onednn.ArgDiffWeights, dw), onednn.F32(onednn.ArgDiffBias, c.db))
 			},
 		}, in[0], grad)
 		if err != nil {
@@ -530,14 +741,14 @@ func (pr *dnnlPReLU) apply(x, a *G.Node) (*G.Node, error) {
 	fwd := &dnnlOp{
 		name: "oneDNN.PReLU", in: []tensor.Shape{pr.shape, {c}}, out: pr.shape, wrt: []bool{true, true},
 		run: func(in [][]float32, y []float32) error {
-			return pr.fwd.Execute(onednn.F32(onednn.ArgSrc, in[0]), onednn.F32(onednn.ArgWeights, in[1]), onednn.F32(onednn.ArgDst, y))
+			return pr.fwd.run(onednn.F32(onednn.ArgSrc, in[0]), onednn.F32(onednn.ArgWeights, in[1]), onednn.F32(onednn.ArgDst, y))
 		},
 	}
 	fwd.diff = func(in G.Nodes, grad *G.Node) (G.Nodes, error) {
 		dx, err := apply(&dnnlOp{
 			name: "oneDNN.PReLUGrad", in: []tensor.Shape{pr.shape, {c}, pr.shape}, out: pr.shape,
 			run: func(in [][]float32, dx []float32) error {
-				return pr.bwd.Execute(onednn.F32(onednn.ArgSrc, in[0]), onednn.F32(onednn.ArgWeights, in[1]),
+				return pr.bwd.run(onednn.F32(onednn.ArgSrc, in[0]), onednn.F32(onednn.ArgWeights, in[1]),
 					onednn.F32(onednn.ArgDiffDst, in[2]), onednn.F32(onednn.ArgDiffSrc, dx), onednn.F32(onednn.ArgDiffWeights, pr.da))
 			},
 		}, in[0], in[1], grad)
@@ -561,10 +772,7 @@ func (pl *dnnlPool) apply(x *G.Node) (*G.Node, error) {
 	fwd := &dnnlOp{
 		name: "oneDNN.MaxPool2x2", in: []tensor.Shape{pl.in}, out: pl.out, wrt: []bool{true},
 		run: func(in [][]float32, y []float32) error {
-			if err := pl.fwd.Execute(onednn.F32(onednn.ArgSrc, in[0]), onednn.F32(onednn.ArgDst, pl.toPlain.stage(y)), onednn.Bytes(onednn.ArgWorkspace, pl.ws)); err != nil {
-				return err
-			}
-			return pl.toPlain.out(y)
+			return pl.fwd.run(onednn.F32(onednn.ArgSrc, in[0]), onednn.F32(onednn.ArgDst, y), onednn.Bytes(onednn.ArgWorkspace, pl.ws))
 		},
 	}
 	var y *G.Node
@@ -574,11 +782,7 @@ func (pl *dnnlPool) apply(x *G.Node) (*G.Node, error) {
 		dx, err := apply(&dnnlOp{
 			name: "oneDNN.MaxPool2x2Grad", in: []tensor.Shape{pl.out, pl.out}, out: pl.in,
 			run: func(in [][]float32, dx []float32) error {
-				dy, err := pl.toAct.in(in[1])
-				if err != nil {
-					return err
-				}
-				return pl.bwd.Execute(onednn.F32(onednn.ArgDiffDst, dy), onednn.Bytes(onednn.ArgWorkspace, pl.ws), onednn.F32(onednn.ArgDiffSrc, dx))
+				return pl.bwd.run(onednn.F32(onednn.ArgDiffDst, in[1]), onednn.Bytes(onednn.ArgWorkspace, pl.ws), onednn.F32(onednn.ArgDiffSrc, dx))
 			},
 		}, y, grad)
 		return G.Nodes{dx}, err

@@ -111,33 +111,39 @@ func BenchmarkPass(b *testing.B) {
 		b.Run(k.name, func(b *testing.B) {
 			cfg := graph.DefaultConfig()
 			cfg.Im2col, cfg.Precision = k.im2col, k.precision
-			rng := rand.New(rand.NewPCG(1, 2))
-			pixels := make([]float32, cfg.Batch*graph.Rows*graph.Cols)
-			for i := range pixels {
-				pixels[i] = float32(rng.NormFloat64())
-			}
-			labels := make([]int, cfg.Batch)
-			for i := range labels {
-				labels[i] = rng.IntN(cfg.Classes)
-			}
-			images := tensor.New(tensor.WithShape(cfg.Batch, 1, graph.Rows, graph.Cols), tensor.WithBacking(pixels))
-			net, _, m := build(b, cfg, images, labels)
-			if net == nil {
-				b.Skip("not available here")
-			}
-			defer m.Close()
-			for i := 0; i <= b.N; i++ {
-				if i == 1 { // the first pass allocates the buffers
-					b.ResetTimer()
-				}
-				m.Reset()
-				if err := m.RunAll(); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(b.N*cfg.Batch)/b.Elapsed().Seconds(), "images/s")
+			benchPass(b, cfg)
 		})
 	}
+}
+
+// benchPass times passes of cfg's network over random images, reporting
+// images/s.
+func benchPass(b *testing.B, cfg graph.Config) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	pixels := make([]float32, cfg.Batch*graph.Rows*graph.Cols)
+	for i := range pixels {
+		pixels[i] = float32(rng.NormFloat64())
+	}
+	labels := make([]int, cfg.Batch)
+	for i := range labels {
+		labels[i] = rng.IntN(cfg.Classes)
+	}
+	images := tensor.New(tensor.WithShape(cfg.Batch, 1, graph.Rows, graph.Cols), tensor.WithBacking(pixels))
+	net, _, m := build(b, cfg, images, labels)
+	if net == nil {
+		b.Skip("not available here")
+	}
+	defer m.Close()
+	for i := 0; i <= b.N; i++ {
+		if i == 1 { // the first pass allocates the buffers
+			b.ResetTimer()
+		}
+		m.Reset()
+		if err := m.RunAll(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*cfg.Batch)/b.Elapsed().Seconds(), "images/s")
 }
 
 // compareSteps fails the test when two passes differ by more than tol
