@@ -285,3 +285,21 @@ func TestParamDecay(t *testing.T) {
 		}
 	}
 }
+
+// TestTimePass times passes of a small network and rejects what cannot be
+// timed.
+func TestTimePass(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Batch = 4
+	d, err := TimePass(cfg, 2)
+	if err != nil || d <= 0 {
+		t.Fatalf("TimePass: %v, %v; want a positive time", d, err)
+	}
+	if _, err := TimePass(cfg, 0); err == nil || !strings.Contains(err.Error(), "0 passes") {
+		t.Errorf("0 passes: %v", err)
+	}
+	cfg.Batch = 0
+	if _, err := TimePass(cfg, 1); err == nil || !strings.Contains(err.Error(), "batch size 0") {
+		t.Errorf("batch 0: %v", err)
+	}
+}
