@@ -10,9 +10,12 @@
 // The layers are custom gorgonia ops. Where oneDNN 2.x (libdnnl.so.2) is
 // installed, the six convolutions, their PReLUs and the three poolings of a
 // float32 network run as oneDNN primitives, created once per graph, on the
-// blocked layout oneDNN's convolutions prefer (nChw16c on AVX-512) from the
-// first convolution to the last pooling; Config.Precision BF16 runs them in
-// bfloat16. Elsewhere (float64, Config.Im2col, no oneDNN) this package's own
+// layout oneDNN's convolutions prefer (nChw16c on AVX-512, NHWC for
+// bfloat16 on AMX) from the first convolution to the last pooling;
+// Config.Precision BF16 runs them in bfloat16. No primitive runs oneDNN's
+// reference loop: where oneDNN offers only that for some layout or type,
+// the plan takes another, and Net.Kernels names the choice; where it
+// offers only that for a layer, the network runs its own kernels. Elsewhere (float64, Config.Im2col, no oneDNN) this package's own
 // ops run: Conv2d (im2col and BLAS products), PReLU and MaxPool2x2, which
 // reuse their buffers from step to step and split a batch over the cores.
 // Linear and SoftmaxCrossEntropy are always this package's. Net.Kernels
@@ -61,12 +64,11 @@ const (
 	// F32 computes everything in float32 (the default).
 	F32 Precision = "f32"
 	// BF16 runs the convolutions, PReLUs and poolings in bfloat16 on
-	// oneDNN's primitives. It needs bfloat16 units (AVX512_BF16 or AMX)
-	// and pays off where they outrun float32: AMD Zen 4 and later, Intel
-	// CPUs with AMX; Intel CPUs with AVX512_BF16 alone run it slower than
-	// float32. The parameters, their gradients and everything after the
-	// trunk stay float32: the deep features, logits, losses and the
-	// solver see float32 numbers.
+	// oneDNN's primitives. It needs bfloat16 units (AVX512_BF16 or AMX);
+	// whether it is faster than float32 depends on the CPU, which
+	// TimePass measures. The parameters, their gradients and everything
+	// after the trunk stay float32: the deep features, logits, losses and
+	// the solver see float32 numbers.
 	BF16 Precision = "bf16"
 )
 
