@@ -39,6 +39,7 @@ import (
 //	                    "" for none); floats are written in the shortest form
 //	                    that reads back to the same float64; shift may be
 //	                    missing (checkpoints written before it), meaning 0
+//	dataset             the images the run learns when not MNIST: "fashion"
 //	epoch_loss_sum, epoch_softmax_sum, epoch_center_sum, epoch_correct, epoch_steps
 //	                    Sums, the running sums of an epoch interrupted
 //	                    part-way; missing in older checkpoints, meaning none
@@ -97,6 +98,7 @@ type Hyper struct {
 	Dim         int     // dim, the deep-feature dimension
 	Seed        uint64  // seed
 	Shift       int     // shift, the largest random translation in pixels; 0 when the key is missing
+	Dataset     string  // dataset; "" (no key) is MNIST
 }
 
 // Sums are the running sums of an epoch stopped part-way (metadata
@@ -226,6 +228,10 @@ func (c *Checkpoint) metadata() map[string]string {
 		"epoch_steps":        strconv.Itoa(c.Sums.Steps),
 	} {
 		m[k] = v
+	}
+	delete(m, "dataset")
+	if c.Hyper.Dataset != "" {
+		m["dataset"] = c.Hyper.Dataset
 	}
 	return m
 }
@@ -646,6 +652,7 @@ func (c *Checkpoint) parseMetadata() error {
 	h.WeightDecay = float("weight_decay")
 	h.Lambda = float("lambda")
 	h.Alpha = float("alpha")
+	h.Dataset = m["dataset"] // the trainer checks the name
 	h.Shift = 0
 	if _, ok := m["shift"]; ok {
 		h.Shift = integer("shift", 0, math.MaxInt32) // the trainer bounds it further

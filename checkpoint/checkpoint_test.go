@@ -613,3 +613,24 @@ func TestWithoutShift(t *testing.T) {
 		}
 	}
 }
+
+// TestDataset: a checkpoint of MNIST has no dataset key, as those written
+// before the key; another data set's name round-trips.
+func TestDataset(t *testing.T) {
+	c := testCheckpoint(tensor.Float32, 3)
+	if strings.Contains(string(encode(t, c)), `"dataset"`) {
+		t.Error("an MNIST checkpoint names its data set")
+	}
+	c.Hyper.Dataset = "fashion"
+	got, err := decode(encode(t, c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Hyper.Dataset != "fashion" || got.Metadata["dataset"] != "fashion" {
+		t.Errorf("dataset %q (metadata %q), want fashion", got.Hyper.Dataset, got.Metadata["dataset"])
+	}
+	got.Hyper.Dataset = ""
+	if again, err := decode(encode(t, got)); err != nil || again.Hyper.Dataset != "" {
+		t.Errorf("the dataset key outlived the field: %q, %v", again.Hyper.Dataset, err)
+	}
+}

@@ -42,6 +42,17 @@ type Options struct {
 	Bounds *Bounds
 	// Width and Height are the size of the PNG in pixels; 0 (or less) means 800.
 	Width, Height int
+	// Classes names the classes by label in the legend, beside the centers
+	// and on the class axis of 1-D plots; nil names them by their digits.
+	Classes []string
+}
+
+// className is the name of class j: o.Classes[j], or the digit j.
+func (o Options) className(j int) string {
+	if j < len(o.Classes) {
+		return o.Classes[j]
+	}
+	return strconv.Itoa(j)
 }
 
 // Bounds is the data region shown by a feature plot.
@@ -108,8 +119,9 @@ var (
 //
 // Features are small semi-transparent dots drawn in input order (so no class
 // hides another wholesale); center j is a larger dot in class j's colour with a
-// black outline and the digit j written next to it. A legend with the ten digits
-// and the center marker sits to the right of the axes.
+// black outline and the class's name (o.Classes, else the digit j) written
+// next to it. A legend with the ten classes and the center marker sits to the
+// right of the axes.
 //
 // The coordinates are those of Project2D: the features themselves for dim 2 and
 // their projections onto the first two principal components for dim > 2 (the
@@ -204,7 +216,7 @@ func plotRender(features []float64, labels []int, centers []float64, dim int, o 
 	cv := vgimg.NewWith(vgimg.UseImage(image.NewRGBA(image.Rect(0, 0, w, h))), vgimg.UseDPI(dpi))
 	dc := draw.New(cv)
 
-	p, legend := plotNew(title, dim, k)
+	p, legend := plotNew(title, dim, k, o)
 	legendW := legend.Rectangle(dc).Size().X + 18
 	plotC := draw.Crop(dc, 4, -legendW, 4, -6)
 	plotFitTitle(p, plotC)
@@ -225,7 +237,7 @@ func plotRender(features []float64, labels []int, centers []float64, dim int, o 
 		b = plotEqualScale(p, plotC, b)
 	}
 
-	p.Add(&plotPoints{xy: fx, labels: labels}, &plotCenters{xy: cx})
+	p.Add(&plotPoints{xy: fx, labels: labels}, &plotCenters{xy: cx, o: o})
 	p.Draw(plotC)
 
 	// The legend goes beside the axes, top-aligned with the data area.
@@ -247,7 +259,7 @@ func plotJitterAt(i int) float64 {
 }
 
 // plotNew returns the styled plot (title, axes, grid) and the legend.
-func plotNew(title string, dim, k int) (*plot.Plot, *plot.Legend) {
+func plotNew(title string, dim, k int, o Options) (*plot.Plot, *plot.Legend) {
 	p := plot.New()
 	p.Title.Text = title
 	p.Title.TextStyle.Font = font.From(plotSans, 13)
@@ -266,7 +278,7 @@ func plotNew(title string, dim, k int) (*plot.Plot, *plot.Legend) {
 		a.Padding = 0
 	}
 	if dim == 1 {
-		p.Y.Tick.Marker = plotDigitTicks{}
+		p.Y.Tick.Marker = plotClassTicks{o}
 	}
 	g := plotter.NewGrid()
 	g.Vertical.Color = color.Gray{Y: 0xe4}
@@ -280,7 +292,7 @@ func plotNew(title string, dim, k int) (*plot.Plot, *plot.Legend) {
 	l.ThumbnailWidth = 12
 	l.Padding = 3
 	for d := 0; d < plotClasses; d++ {
-		l.Add(strconv.Itoa(d), plotThumb{fill: Palette[d], r: 3.5})
+		l.Add(o.className(d), plotThumb{fill: Palette[d], r: 3.5})
 	}
 	if k > 0 {
 		l.Add("center", plotThumb{fill: color.White, r: 4, ring: true})
@@ -395,14 +407,14 @@ func plotSetTicks(p *plot.Plot, b Bounds, dim int) {
 	p.X.Tick.Marker, p.Y.Tick.Marker = t, t
 }
 
-// plotDigitTicks puts one labelled tick on every class 0-9.
-type plotDigitTicks struct{}
+// plotClassTicks puts one tick on every class 0-9, labelled with its name.
+type plotClassTicks struct{ o Options }
 
-func (plotDigitTicks) Ticks(lo, hi float64) []plot.Tick {
+func (ct plotClassTicks) Ticks(lo, hi float64) []plot.Tick {
 	var t []plot.Tick
 	for d := 0; d < plotClasses; d++ {
 		if v := float64(d); v >= lo && v <= hi {
-			t = append(t, plot.Tick{Value: v, Label: strconv.Itoa(d)})
+			t = append(t, plot.Tick{Value: v, Label: ct.o.className(d)})
 		}
 	}
 	return t
@@ -429,8 +441,11 @@ func (pp *plotPoints) Plot(c draw.Canvas, p *plot.Plot) {
 }
 
 // plotCenters draws center j as a dot in class j's colour with a black outline
-// and the digit j beside it on a white halo.
-type plotCenters struct{ xy []float64 }
+// and the class's name beside it on a white halo.
+type plotCenters struct {
+	xy []float64
+	o  Options
+}
 
 func (pc *plotCenters) Plot(c draw.Canvas, p *plot.Plot) {
 	tx, ty := p.Transforms(&c)
@@ -451,7 +466,7 @@ func (pc *plotCenters) Plot(c draw.Canvas, p *plot.Plot) {
 		c.DrawGlyph(draw.GlyphStyle{Color: color.Black, Radius: plotCenterR + 1.2, Shape: draw.CircleGlyph{}}, pt)
 		c.DrawGlyph(draw.GlyphStyle{Color: Palette[j], Radius: plotCenterR, Shape: draw.CircleGlyph{}}, pt)
 		lp := vg.Point{X: pt.X + plotCenterR + 1.5, Y: pt.Y + plotCenterR - 1}
-		s := strconv.Itoa(j)
+		s := pc.o.className(j)
 		for _, d := range [][2]vg.Length{{-1, 0}, {1, 0}, {0, -1}, {0, 1}, {-0.8, -0.8}, {0.8, 0.8}, {-0.8, 0.8}, {0.8, -0.8}} {
 			c.FillText(halo, vg.Point{X: lp.X + d[0], Y: lp.Y + d[1]}, s)
 		}

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/centerloss-go/centerloss/checkpoint"
+	"github.com/centerloss-go/centerloss/mnist"
 )
 
 // ErrCheckpointMismatch reports a checkpoint that does not fit the trainer
@@ -22,7 +24,17 @@ func checkpointHyper(h Hyper) checkpoint.Hyper {
 	return checkpoint.Hyper{
 		Batch: h.Batch, LR: h.LR, LRSteps: slices.Clone(h.LRSteps), LRGamma: h.LRGamma, Momentum: h.Momentum,
 		WeightDecay: h.WeightDecay, Lambda: h.Lambda, Alpha: h.Alpha, Dim: h.Dim, Seed: h.Seed, Shift: h.Shift,
+		Dataset: fileDataset(h.Dataset),
 	}
+}
+
+// fileDataset is the name a checkpoint keeps for a data set: none for
+// MNIST, the file format's default.
+func fileDataset(name string) string {
+	if name == mnist.Digits {
+		return ""
+	}
+	return name
 }
 
 // hyperOf is the inverse of checkpointHyper, with the default precision.
@@ -30,6 +42,7 @@ func hyperOf(h checkpoint.Hyper) Hyper {
 	return Hyper{
 		Batch: h.Batch, LR: h.LR, LRSteps: slices.Clone(h.LRSteps), LRGamma: h.LRGamma, Momentum: h.Momentum,
 		WeightDecay: h.WeightDecay, Lambda: h.Lambda, Alpha: h.Alpha, Dim: h.Dim, Seed: h.Seed, Shift: h.Shift,
+		Dataset: cmp.Or(h.Dataset, mnist.Digits),
 	}
 }
 

@@ -68,7 +68,16 @@ func TestRunLimitBeyondDataIsUsageError(t *testing.T) {
 			t.Errorf("limits %d/%d: error %v, want a usage error for %s", c.train, c.test, err, c.option)
 		}
 	}
-	_, _, err := Evaluate(Options{TestLimit: 10001, Out: t.TempDir()}, filepath.Join(t.TempDir(), "none.safetensors"))
+	tr, err := NewTrainer(h, tensor.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	ckpt := filepath.Join(t.TempDir(), "c.safetensors")
+	if err := SaveCheckpoint(ckpt, tr); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = Evaluate(Options{TestLimit: 10001, Out: t.TempDir()}, ckpt)
 	var ue *UsageError
 	if !errors.As(err, &ue) || ue.Option != "TestLimit" {
 		t.Errorf("evaluate: error %v, want a usage error for TestLimit", err)

@@ -8,9 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"gorgonia.org/tensor"
@@ -26,14 +29,24 @@ import (
 // Options configures a whole training run.
 type Options struct {
 	Hyper
-	Epochs     int       // train until this many epochs are complete
-	DataDir    string    // MNIST IDX files; "" finds the ones shipped with GoMNIST
-	Out        string    // folder for everything the run writes
-	TrainLimit int       // use only the first N training images (0: all)
-	TestLimit  int       // use only the first N test images (0: all)
-	Resume     string    // checkpoint to continue from; its hyperparameters replace Hyper
-	Log        io.Writer // epoch summaries; nil discards
-	Progress   io.Writer // a Progress line every 100 steps; nil shows none
+	Epochs     int    // train until this many epochs are complete
+	DataDir    string // MNIST IDX files; "" finds the ones shipped with GoMNIST
+	Out        string // folder for everything the run writes
+	TrainLimit int    // use only the first N training images (0: all)
+	TestLimit  int    // use only the first N test images (0: all)
+	Resume     string // checkpoint to continue from; its hyperparameters replace Hyper
+	// Overwrite replaces the outputs of another run found in Out, once
+	// the new run has completed its first epoch (a run that fails before
+	// leaves them as they were). Without it (and without Resume) Run
+	// refuses such a folder with a *RunExistsError, so that no run is lost
+	// to a repeated command.
+	Overwrite bool
+	// Ready, when set, is called once the run has its trainer and data and
+	// has logged what computes it, before the first step; what it writes to
+	// log follows those lines.
+	Ready    func(log io.Writer, t *Trainer)
+	Log      io.Writer // epoch summaries; nil discards
+	Progress io.Writer // a Progress line every 100 steps; nil shows none
 }
 
 // Files a run writes into Options.Out.
@@ -95,6 +108,7 @@ type Summary struct {
 	ImagesPerSecond float64   `json:"images_per_second"`
 	BLAS            string    `json:"blas"`
 	Kernels         string    `json:"kernels"` // what ran the convolutions, PReLUs and poolings
+	Classes         []string  `json:"classes"` // the names of the data set's classes, by label
 	Checkpoint      string    `json:"checkpoint"`
 	// Scores measures the final test features without the
 	// classifier.
@@ -119,6 +133,9 @@ func (o Options) Validate() error {
 	if o.Resume != "" {
 		return nil // the checkpoint brings its hyperparameters
 	}
+	if err := mnist.CheckSet(o.Dataset); err != nil {
+		return &UsageError{Option: "Dataset", Err: err}
+	}
 	// Check each hyperparameter alone so that the error names its field.
 	for _, f := range []struct {
 		field string
@@ -142,6 +159,56 @@ func (o Options) Validate() error {
 		}
 	}
 	return o.Hyper.Validate()
+}
+
+// RunExistsError is Run's refusal of an output folder that holds another
+// run's outputs, when the options say neither to resume nor to overwrite.
+type RunExistsError struct {
+	Dir        string
+	Files      []string // the run's files found there
+	Checkpoint string   // its checkpoint, "" when it has none
+}
+
+func (e *RunExistsError) Error() string {
+	return fmt.Sprintf("output folder %s already holds a run (%s)", e.Dir, strings.Join(e.Files, ", "))
+}
+
+// runFiles are the files whose presence marks a folder as a run's.
+var runFiles = []string{CheckpointFile, MetricsFile, SummaryFile}
+
+// claimOut checks that dir holds no other run's outputs, unless they are
+// to be overwritten.
+func claimOut(dir string, overwrite bool) error {
+	var found []string
+	for _, f := range runFiles {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			found = append(found, f)
+		}
+	}
+	if len(found) == 0 || overwrite {
+		return nil
+	}
+	e := &RunExistsError{Dir: dir, Files: found}
+	if slices.Contains(found, CheckpointFile) {
+		e.Checkpoint = filepath.Join(dir, CheckpointFile)
+	}
+	return e
+}
+
+// clearOut deletes the outputs of an earlier run in dir: the files Run
+// writes and nothing else.
+func clearOut(dir string) error {
+	old := []string{MetricsFile, CheckpointFile, SummaryFile, AnimationFile, FeaturesCSV, FeaturesNPY, LabelsNPY, CurvesFile}
+	plotFiles, _ := filepath.Glob(filepath.Join(dir, PlotsDir, "*_epoch_*.png"))
+	for _, f := range old {
+		plotFiles = append(plotFiles, filepath.Join(dir, f))
+	}
+	for _, f := range plotFiles {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("replacing the run in %s: %w", dir, err)
+		}
+	}
+	return nil
 }
 
 // prepareOut creates the output folder and proves it writable, so that a
@@ -179,21 +246,19 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if logw == nil {
 		logw = io.Discard
 	}
+	if o.Resume == "" {
+		if err := claimOut(o.Out, o.Overwrite); err != nil {
+			return nil, err
+		}
+	}
 	if err := prepareOut(o.Out); err != nil {
 		return nil, err
-	}
-	trainSet, err := mnist.Load(o.DataDir, "train", o.TrainLimit)
-	if err != nil {
-		return nil, limitUsage("TrainLimit", err)
-	}
-	testSet, err := mnist.Load(o.DataDir, "test", o.TestLimit)
-	if err != nil {
-		return nil, limitUsage("TestLimit", err)
 	}
 	impl := blas.Default()
 
 	var final EvalResult
 	var t *Trainer
+	var err error
 	if o.Precision == "" {
 		o.Precision = graph.F32
 	}
@@ -209,6 +274,14 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		return nil, err
 	}
 	defer t.Close()
+	trainSet, err := loadSet(o.DataDir, t.Dataset, "train", o.TrainLimit)
+	if err != nil {
+		return nil, err
+	}
+	testSet, err := loadSet(o.DataDir, t.Dataset, "test", o.TestLimit)
+	if err != nil {
+		return nil, err
+	}
 	// First what computes the run: the layers (and in which precision),
 	// then the BLAS for the rest.
 	fmt.Fprintf(logw, "Layers: %s\n", t.Net.Kernels())
@@ -218,6 +291,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 	if t.Epoch >= o.Epochs {
 		return nil, &UsageError{Option: "Epochs", Value: strconv.Itoa(o.Epochs), Err: fmt.Errorf("the checkpoint has already completed %d epochs", t.Epoch)}
+	}
+	if o.Ready != nil {
+		o.Ready(logw, t)
 	}
 	shift := ""
 	if t.Shift > 0 {
@@ -230,7 +306,11 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &outputs{dir: o.Out, hyper: o.Hyper}
+	classes, err := mnist.Classes(t.Dataset)
+	if err != nil {
+		return nil, err
+	}
+	out := &outputs{dir: o.Out, hyper: o.Hyper, classes: classes}
 	checkpoint := filepath.Join(o.Out, CheckpointFile)
 	trainImages, trainSecs := 0, 0.0
 	plotSet := trainSet.Head(trainPlotImages)
@@ -241,7 +321,14 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	// The run's outputs, after every epoch: metrics.csv, the curves, the
 	// checkpoint, the feature plots, the log line; after the last, the
 	// final exports.
+	replace := o.Overwrite && o.Resume == ""
 	hooks.Epoch = func(r EpochReport) error {
+		if replace {
+			if err := clearOut(o.Out); err != nil {
+				return err
+			}
+			replace = false
+		}
 		m := r.Metrics
 		trainImages += r.Train.Images
 		trainSecs += r.TrainSeconds
@@ -286,7 +373,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	s := &Summary{
 		Hyper: o.Hyper, Epochs: o.Epochs, TrainImages: trainSet.N, TestImages: testSet.N,
 		Final: history[len(history)-1], History: history, WallSeconds: time.Since(start).Seconds(),
-		ImagesPerSecond: float64(trainImages) / trainSecs, BLAS: impl.Name(), Kernels: t.Net.Kernels(), Checkpoint: checkpoint,
+		ImagesPerSecond: float64(trainImages) / trainSecs, BLAS: impl.Name(), Kernels: t.Net.Kernels(), Classes: classes, Checkpoint: checkpoint,
 	}
 	if s.Scores, err = verify.Score(final.Features, final.Predicted, testSet.Labels, centerValues(t), t.Dim); err != nil {
 		return nil, err
@@ -339,6 +426,23 @@ func limitUsage(option string, err error) error {
 	return err
 }
 
+// loadSet reads the "train" or "test" set of the named data set from dir,
+// or from where the data set is found when dir is "".
+func loadSet(dir, dataset, set string, limit int) (*mnist.Dataset, error) {
+	if dir == "" {
+		var err error
+		if dir, err = mnist.DirOf(dataset); err != nil {
+			return nil, err
+		}
+	}
+	ds, err := mnist.Load(dir, set, limit)
+	option := "TrainLimit"
+	if set == "test" {
+		option = "TestLimit"
+	}
+	return ds, limitUsage(option, err)
+}
+
 // Evaluate loads a checkpoint, evaluates it on the test set, scores its
 // test features as a run's summary does and writes the test-feature plot
 // into o.Out. Only DataDir, TestLimit, Out and Precision of o are used.
@@ -351,15 +455,15 @@ func Evaluate(o Options, checkpoint string) (EvalResult, verify.Scores, error) {
 	if err := prepareOut(o.Out); err != nil {
 		return r, fs, err
 	}
-	testSet, err := mnist.Load(o.DataDir, "test", o.TestLimit)
-	if err != nil {
-		return r, fs, limitUsage("TestLimit", err)
-	}
 	t, err := LoadCheckpoint(checkpoint, func(h *Hyper) { h.Precision = o.Precision })
 	if err != nil {
 		return r, fs, err
 	}
 	defer t.Close()
+	testSet, err := loadSet(o.DataDir, t.Dataset, "test", o.TestLimit)
+	if err != nil {
+		return r, fs, err
+	}
 	if r, err = t.Evaluate(testSet); err != nil {
 		return r, fs, err
 	}
@@ -368,7 +472,11 @@ func Evaluate(o Options, checkpoint string) (EvalResult, verify.Scores, error) {
 		return r, fs, err
 	}
 	title := fmt.Sprintf("%s · epoch %d · λ=%g · α=%g · test acc %.2f%%", filepath.Base(checkpoint), t.Epoch, t.Lambda, t.Alpha, 100*r.Acc)
-	png, _, err := plots.Features(r.Features, testSet.Labels, centers, t.Dim, plots.Options{Title: title})
+	classes, err := mnist.Classes(t.Dataset)
+	if err != nil {
+		return r, fs, err
+	}
+	png, _, err := plots.Features(r.Features, testSet.Labels, centers, t.Dim, plots.Options{Title: title, Classes: classes})
 	if err != nil {
 		return r, fs, err
 	}
@@ -381,9 +489,10 @@ func Evaluate(o Options, checkpoint string) (EvalResult, verify.Scores, error) {
 
 // outputs writes the per-epoch and final files of a run.
 type outputs struct {
-	dir    string
-	hyper  Hyper
-	frames []frame
+	dir     string
+	hyper   Hyper
+	classes []string // the class names of the plots
+	frames  []frame
 }
 
 // frame is one epoch's test features, kept to redraw the animation with
@@ -408,7 +517,7 @@ func (o *outputs) epoch(t *Trainer, m Metrics, test *mnist.Dataset, ev EvalResul
 		{fmt.Sprintf("test_epoch_%03d.png", m.Epoch), ev, test.Labels, title("test", m.TestAcc)},
 		{fmt.Sprintf("train_epoch_%03d.png", m.Epoch), tr, train.Labels, title(fmt.Sprintf("train (first %d)", train.N), m.TestAcc)},
 	} {
-		png, _, err := plots.Features(p.r.Features, p.labels, centers, t.Dim, plots.Options{Title: p.title})
+		png, _, err := plots.Features(p.r.Features, p.labels, centers, t.Dim, plots.Options{Title: p.title, Classes: o.classes})
 		if err != nil {
 			return err
 		}
@@ -434,7 +543,7 @@ func (o *outputs) animate() error {
 	}
 	var a plots.Animation
 	for _, f := range o.frames {
-		png, _, err := plots.Features(f.fx, f.labels, f.cx, 2, plots.Options{Title: f.title, Width: 480, Height: 480, Bounds: &bounds})
+		png, _, err := plots.Features(f.fx, f.labels, f.cx, 2, plots.Options{Title: f.title, Width: 480, Height: 480, Bounds: &bounds, Classes: o.classes})
 		if err != nil {
 			return err
 		}

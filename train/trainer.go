@@ -29,6 +29,10 @@ type Hyper struct {
 	Dim         int     // deep feature dimension
 	Seed        uint64  // weight initialisation, shuffling and shifts
 	Shift       int     // largest random translation of a training image, in pixels (0: none)
+	// Dataset names the images the run learns: mnist.Digits ("" too) or
+	// mnist.Fashion. The trainer reads whatever data it is given; Run
+	// loads this set, and checkpoints keep the name.
+	Dataset string
 	// Precision of the convolutional trunk ("" or graph.F32, graph.BF16).
 	// It is not part of a checkpoint: a run may resume in another one.
 	Precision graph.Precision
@@ -39,7 +43,7 @@ type Hyper struct {
 func DefaultHyper() Hyper {
 	return Hyper{
 		Batch: 64, LR: 0.02, LRSteps: []int{4}, LRGamma: 0.1,
-		Momentum: 0.9, WeightDecay: 5e-4, Lambda: 0.1, Alpha: 0.5, Dim: 2, Seed: 1,
+		Momentum: 0.9, WeightDecay: 5e-4, Lambda: 0.1, Alpha: 0.5, Dim: 2, Seed: 1, Dataset: "mnist",
 	}
 }
 

@@ -7,19 +7,25 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/centerloss-go/centerloss/mnist"
 	"github.com/centerloss-go/centerloss/train"
 )
 
+// TestPlanHasNoDuplicates counts the runs of each study: on MNIST 10
+// lambda runs, 3 more alphas and 6 more D runs; on Fashion-MNIST 8 lambda
+// runs and 6 more D runs.
 func TestPlanHasNoDuplicates(t *testing.T) {
-	seen := map[string]bool{}
-	for _, r := range plan() {
-		if seen[r.name()] {
-			t.Errorf("%s planned twice", r.name())
+	for dataset, want := range map[string]int{mnist.Digits: 19, mnist.Fashion: 14} {
+		seen := map[string]bool{}
+		for _, r := range plan(dataset) {
+			if seen[r.name()] {
+				t.Errorf("%s: %s planned twice", dataset, r.name())
+			}
+			seen[r.name()] = true
 		}
-		seen[r.name()] = true
-	}
-	if len(seen) != 19 {
-		t.Errorf("%d runs planned, want 19", len(seen))
+		if len(seen) != want {
+			t.Errorf("%s: %d runs planned, want %d", dataset, len(seen), want)
+		}
 	}
 }
 
@@ -39,7 +45,7 @@ func TestReportAggregatesSeeds(t *testing.T) {
 		}
 	}
 	var out bytes.Buffer
-	if err := report(dir, &out); err != nil {
+	if err := report(dir, mnist.Digits, &out); err != nil {
 		t.Fatal(err)
 	}
 	md, err := os.ReadFile(filepath.Join(dir, "results.md"))
@@ -114,5 +120,29 @@ func TestParseShard(t *testing.T) {
 	var out, errw bytes.Buffer
 	if code := mainErr([]string{"-shard", "3/2", "-out", t.TempDir()}, &out, &errw); code != 2 || !strings.Contains(errw.String(), "-shard") {
 		t.Errorf("-shard 3/2: exit %d, %q", code, errw.String())
+	}
+}
+
+// TestFashionReport: the Fashion-MNIST report has its own lambdas and no
+// alpha table.
+func TestFashionReport(t *testing.T) {
+	dir := t.TempDir()
+	var out bytes.Buffer
+	if err := report(dir, mnist.Fashion, &out); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "results.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(md), "Alpha") || strings.Contains(string(md), "| 0.001 |") || !strings.Contains(string(md), "| 0.01 | 0 | not run yet |") {
+		t.Errorf("Fashion-MNIST's report:\n%s", md)
+	}
+}
+
+func TestBadDataset(t *testing.T) {
+	var out, errw bytes.Buffer
+	if code := mainErr([]string{"-dataset", "cifar", "-out", t.TempDir()}, &out, &errw); code != 2 || !strings.Contains(errw.String(), "-dataset") {
+		t.Errorf("-dataset cifar: exit %d, stderr %q; want 2 naming the flag", code, errw.String())
 	}
 }

@@ -535,8 +535,10 @@ func TestDivergenceKeepsLastGoodCheckpoint(t *testing.T) {
 	}
 	diverged := regexp.MustCompile(`training diverged at epoch 1, step \d+: ` +
 		`(the (softmax |center )?loss is (NaN|[+-]Inf)|sgd: \S+: (gradient entry \d+ is|weight entry \d+ became) (NaN|[+-]Inf))`)
+	// -overwrite replaces the good run only once an epoch of the new one
+	// is complete.
 	for _, bad := range [][]string{{"-lr", "1e6"}, {"-lambda", "1e6"}} {
-		code, stdout, stderr := runCmd(append(shortArgs(out), bad...)...)
+		code, stdout, stderr := runCmd(append(shortArgs(out), append(bad, "-overwrite")...)...)
 		if code == 0 {
 			t.Fatalf("%v: exit 0", bad)
 		}
@@ -561,5 +563,63 @@ func TestDivergenceKeepsLastGoodCheckpoint(t *testing.T) {
 	defer tr.Close()
 	if tr.Epoch != 1 || tr.Step != 128/32 {
 		t.Errorf("checkpoint at epoch %d step %d, want 1 and %d", tr.Epoch, tr.Step, 128/32)
+	}
+}
+
+// TestSecondRunRefused: a run into a folder that holds another run stops
+// with status 2, naming the folder and both ways out, and leaves that run
+// as it was; -overwrite replaces the run's files (and only those), and
+// -resume continues it.
+func TestSecondRunRefused(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	if code, _, stderr := runCmd(shortArgs(out)...); code != 0 {
+		t.Fatalf("first run: exit %d: %s", code, stderr)
+	}
+	ckpt := filepath.Join(out, "checkpoint.safetensors")
+	before, err := os.ReadFile(ckpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := os.ReadFile(filepath.Join(out, "metrics.csv"))
+
+	code, stdout, stderr := runCmd(shortArgs(out)...)
+	if code != 2 || stdout != "" {
+		t.Errorf("second run: exit %d, stdout %q; want 2 and nothing", code, stdout)
+	}
+	for _, w := range []string{out, "already holds a run", "-overwrite", "-resume " + ckpt} {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("stderr %q should contain %q", stderr, w)
+		}
+	}
+	noPanic(t, stderr)
+	after, _ := os.ReadFile(ckpt)
+	metricsAfter, _ := os.ReadFile(filepath.Join(out, "metrics.csv"))
+	if !bytes.Equal(before, after) || !bytes.Equal(metrics, metricsAfter) {
+		t.Error("the refused run changed the first run's checkpoint or metrics")
+	}
+
+	// A plot of a longer earlier run goes with -overwrite; a file of the
+	// user's stays.
+	stalePlot := filepath.Join(out, "plots", "test_epoch_007.png")
+	mine := filepath.Join(out, "notes.txt")
+	for _, f := range []string{stalePlot, mine} {
+		if err := os.WriteFile(f, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code, _, stderr := runCmd(append(shortArgs(out), "-overwrite")...); code != 0 {
+		t.Fatalf("-overwrite: exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(stalePlot); !os.IsNotExist(err) {
+		t.Errorf("-overwrite left the old run's %s (%v)", stalePlot, err)
+	}
+	if _, err := os.Stat(mine); err != nil {
+		t.Errorf("-overwrite removed a file it did not write: %v", err)
+	}
+	if m, _ := os.ReadFile(filepath.Join(out, "metrics.csv")); bytes.Count(m, []byte("\n")) != 2 {
+		t.Errorf("metrics.csv after -overwrite:\n%s\nwant a header and 1 epoch", m)
+	}
+	if code, _, stderr := runCmd("-resume", ckpt, "-epochs", "2", "-train-limit", "128", "-test-limit", "100", "-out", out); code != 0 {
+		t.Fatalf("-resume: exit %d: %s", code, stderr)
 	}
 }
