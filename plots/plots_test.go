@@ -802,3 +802,29 @@ func TestFeaturePlotTenThousand(t *testing.T) {
 		write("plot_anim.gif", buf.Bytes())
 	}
 }
+
+// TestFeaturePlotClassNames: naming the classes by their digits draws the
+// default plot, other names another one (its legend wider, its axes
+// narrower) of the same size.
+func TestFeaturePlotClassNames(t *testing.T) {
+	feat, labels, centers := plotClusters(300, 1)
+	digits := []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}
+	clothes := []string{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"}
+	var pngs [3][]byte
+	var bounds [3]Bounds
+	for i, names := range [][]string{nil, digits, clothes} {
+		var err error
+		if pngs[i], bounds[i], err = Features(feat, labels, centers, 2, Options{Title: "names", Classes: names}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(pngs[0], pngs[1]) {
+		t.Error("the digits as class names draw another plot than the default")
+	}
+	if bytes.Equal(pngs[0], pngs[2]) {
+		t.Error("the class names changed nothing")
+	}
+	if bounds[1] != bounds[0] || plotDecode(t, pngs[2]).Bounds() != plotDecode(t, pngs[0]).Bounds() {
+		t.Errorf("bounds %+v and %+v; sizes %v and %v", bounds[0], bounds[1], plotDecode(t, pngs[2]).Bounds(), plotDecode(t, pngs[0]).Bounds())
+	}
+}

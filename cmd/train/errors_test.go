@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"encoding/binary"
 	"io"
 	"os"
@@ -621,5 +622,42 @@ func TestSecondRunRefused(t *testing.T) {
 	}
 	if code, _, stderr := runCmd("-resume", ckpt, "-epochs", "2", "-train-limit", "128", "-test-limit", "100", "-out", out); code != 0 {
 		t.Fatalf("-resume: exit %d: %s", code, stderr)
+	}
+}
+
+// TestFashionRun trains on Fashion-MNIST's files (here MNIST's, copied
+// into a folder given with -data) and checks that the run, its checkpoint
+// and -eval know the data set and its class names, and that -dataset is a
+// checkpoint's to set on -resume.
+func TestFashionRun(t *testing.T) {
+	data := copyData(t)
+	out := filepath.Join(t.TempDir(), "fashion")
+	if code, _, stderr := runCmd(append(shortArgs(out), "-dataset", "fashion", "-data", data)...); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var s struct {
+		Hyper   struct{ Dataset string } `json:"hyperparameters"`
+		Classes []string                 `json:"classes"`
+	}
+	b, err := os.ReadFile(filepath.Join(out, train.SummaryFile))
+	if err == nil {
+		err = json.Unmarshal(b, &s)
+	}
+	if err != nil || s.Hyper.Dataset != "fashion" || len(s.Classes) != 10 || s.Classes[0] != "T-shirt/top" || s.Classes[9] != "Ankle boot" {
+		t.Errorf("summary.json: dataset %q, classes %q (%v)", s.Hyper.Dataset, s.Classes, err)
+	}
+	ckpt := filepath.Join(out, train.CheckpointFile)
+	c, err := checkpoint.ReadFile(ckpt)
+	if err != nil || c.Hyper.Dataset != "fashion" {
+		t.Fatalf("checkpoint: dataset %v (%v)", c, err)
+	}
+	if code, stdout, stderr := runCmd("-eval", ckpt, "-data", data, "-test-limit", "100", "-out", t.TempDir()); code != 0 || !strings.Contains(stdout, "test acc") {
+		t.Errorf("-eval: exit %d: %s %s", code, stdout, stderr)
+	}
+	if code, _, stderr := runCmd("-resume", ckpt, "-epochs", "2", "-dataset", "mnist", "-data", data, "-out", out); code != 2 || !strings.Contains(stderr, "-dataset") {
+		t.Errorf("-resume with -dataset: exit %d, stderr %q; want 2 naming -dataset", code, stderr)
+	}
+	if code, _, stderr := runCmd(append(shortArgs(t.TempDir()), "-dataset", "cifar")...); code != 2 || !strings.Contains(stderr, "-dataset") || !strings.Contains(stderr, "mnist or fashion") {
+		t.Errorf("-dataset cifar: exit %d, stderr %q", code, stderr)
 	}
 }
