@@ -211,14 +211,8 @@ func Hint() string {
 		return fmt.Sprintf("%v: training uses the pure-Go BLAS (unset %s to use OpenBLAS if installed).", err, EnvVar)
 	}
 	install := "install OpenBLAS and oneDNN (Debian/Ubuntu: apt-get install libopenblas0 libdnnl2; Fedora: dnf install openblas onednn; macOS: brew install openblas)"
-	return fmt.Sprintf("Neither OpenBLAS nor oneDNN found; training uses the pure-Go BLAS. For about %s faster training, %s.", speedupHint, install)
+	return fmt.Sprintf("Neither OpenBLAS nor oneDNN found; training uses the pure-Go BLAS, many times slower (README, Speed). For the fast path, %s.", install)
 }
-
-// speedupHint is the gain of the native libraries over the pure-Go BLAS
-// measured on whole LeNet++ training steps (BenchmarkTrainStep) on a 2-core
-// AVX-512 machine, rounded down: about 3x with OpenBLAS alone on AVX2
-// kernels, 5x with oneDNN.
-const speedupHint = "3-5x"
 
 // threadCount holds the thread count applied to every library loaded.
 type threadCount struct {
