@@ -49,6 +49,20 @@ type Options struct {
 	Progress io.Writer // a Progress line every 100 steps; nil shows none
 }
 
+// Defaults returns the hyperparameters and the number of epochs of the
+// default run on a data set: DefaultHyper and 5 epochs on MNIST; on
+// Fashion-MNIST the schedule chosen for it by measurement (README,
+// "Fashion-MNIST").
+func Defaults(dataset string) (Hyper, int) {
+	h := DefaultHyper()
+	if dataset != mnist.Fashion {
+		return h, 5
+	}
+	h.Dataset = mnist.Fashion
+	h.LRSteps = []int{7, 9}
+	return h, 10
+}
+
 // Files a run writes into Options.Out.
 const (
 	MetricsFile    = "metrics.csv"            // one row per epoch

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -659,5 +660,30 @@ func TestFashionRun(t *testing.T) {
 	}
 	if code, _, stderr := runCmd(append(shortArgs(t.TempDir()), "-dataset", "cifar")...); code != 2 || !strings.Contains(stderr, "-dataset") || !strings.Contains(stderr, "mnist or fashion") {
 		t.Errorf("-dataset cifar: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestFashionDefaults: -dataset fashion takes Fashion-MNIST's schedule for
+// the flags not given: its epochs and learning-rate steps in metrics.csv.
+func TestFashionDefaults(t *testing.T) {
+	h, epochs := train.Defaults(mnist.Fashion)
+	out := filepath.Join(t.TempDir(), "run")
+	args := []string{"-dataset", "fashion", "-data", copyData(t), "-batch", "32", "-train-limit", "64", "-test-limit", "100", "-out", out}
+	if code, _, stderr := runCmd(args...); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(out, train.MetricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := strings.Split(strings.TrimSpace(string(b)), "\n")[1:]
+	if len(rows) != epochs {
+		t.Fatalf("%d epochs, want Fashion-MNIST's %d", len(rows), epochs)
+	}
+	for i, r := range rows {
+		lr := strings.Split(r, ",")[1]
+		if want := fmt.Sprint(h.LRAt(i + 1)); lr != want {
+			t.Errorf("epoch %d: lr %s, want %s", i+1, lr, want)
+		}
 	}
 }

@@ -41,19 +41,20 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	h := train.DefaultHyper()
+	h, epochs := train.Defaults(mnist.Digits)
+	fashion, fashionEpochs := train.Defaults(mnist.Fashion)
 	o := train.Options{Hyper: h}
-	fs.IntVar(&o.Epochs, "epochs", 5, "number of epochs")
+	fs.IntVar(&o.Epochs, "epochs", epochs, fmt.Sprintf("number of epochs (Fashion-MNIST: %d)", fashionEpochs))
 	fs.IntVar(&o.Batch, "batch", h.Batch, "images per training step")
 	fs.Float64Var(&o.LR, "lr", h.LR, "initial learning rate")
-	steps := fs.String("lr-steps", joinInts(h.LRSteps), "comma-separated epochs at whose start the learning rate is multiplied by -lr-gamma (empty: constant)")
+	steps := fs.String("lr-steps", joinInts(h.LRSteps), fmt.Sprintf("comma-separated epochs at whose start the learning rate is multiplied by -lr-gamma (empty: constant; Fashion-MNIST: %q)", joinInts(fashion.LRSteps)))
 	fs.Float64Var(&o.LRGamma, "lr-gamma", h.LRGamma, "learning-rate factor at each of -lr-steps")
 	fs.Float64Var(&o.Momentum, "momentum", h.Momentum, "SGD momentum")
 	fs.Float64Var(&o.WeightDecay, "weight-decay", h.WeightDecay, "L2 weight decay on conv and linear weights")
 	fs.Float64Var(&o.Lambda, "lambda", h.Lambda, "weight of the center loss (0: softmax only)")
 	fs.Float64Var(&o.Alpha, "alpha", h.Alpha, "center learning rate of the alpha rule, in [0, 1]")
 	fs.IntVar(&o.Dim, "dim", h.Dim, "deep feature dimension")
-	fs.IntVar(&o.Shift, "shift", h.Shift, "shift each training image by up to this many pixels at random, each step (0: no augmentation)")
+	fs.IntVar(&o.Shift, "shift", h.Shift, fmt.Sprintf("shift each training image by up to this many pixels at random, each step (0: no augmentation; Fashion-MNIST: %d)", fashion.Shift))
 	seed := fs.Uint64("seed", h.Seed, "seed of the weight initialisation, the shuffling and the shifts")
 	fs.StringVar(&o.Dataset, "dataset", h.Dataset, "the images to learn: mnist (handwritten digits) or fashion (Fashion-MNIST, Debian package dataset-fashion-mnist)")
 	fs.StringVar(&o.DataDir, "data", "", "folder with the data set's IDX files (default: the GoMNIST module's copy of MNIST, Debian's of Fashion-MNIST)")
@@ -80,6 +81,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	o.Seed = *seed
+	if o.Dataset == mnist.Fashion {
+		// Fashion-MNIST's default schedule, where the flags do not set one.
+		given := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+		if !given["epochs"] {
+			o.Epochs = fashionEpochs
+		}
+		if !given["lr-steps"] {
+			*steps = joinInts(fashion.LRSteps)
+		}
+		if !given["shift"] {
+			o.Shift = fashion.Shift
+		}
+		if !given["lr"] {
+			o.LR = fashion.LR
+		}
+	}
 	var err error
 	if o.Precision, err = graph.ParsePrecision(*precision); err != nil {
 		fmt.Fprintf(stderr, "train: -precision: %v\n", err)
