@@ -40,6 +40,8 @@ import (
 //	                    that reads back to the same float64; shift may be
 //	                    missing (checkpoints written before it), meaning 0
 //	dataset             the images the run learns when not MNIST: "fashion"
+//	flip                "true" when the training images were mirrored at
+//	                    random; missing when not
 //	epoch_loss_sum, epoch_softmax_sum, epoch_center_sum, epoch_correct, epoch_steps
 //	                    Sums, the running sums of an epoch interrupted
 //	                    part-way; missing in older checkpoints, meaning none
@@ -99,6 +101,7 @@ type Hyper struct {
 	Seed        uint64  // seed
 	Shift       int     // shift, the largest random translation in pixels; 0 when the key is missing
 	Dataset     string  // dataset; "" (no key) is MNIST
+	Flip        bool    // flip; false when the key is missing
 }
 
 // Sums are the running sums of an epoch stopped part-way (metadata
@@ -232,6 +235,10 @@ func (c *Checkpoint) metadata() map[string]string {
 	delete(m, "dataset")
 	if c.Hyper.Dataset != "" {
 		m["dataset"] = c.Hyper.Dataset
+	}
+	delete(m, "flip")
+	if c.Hyper.Flip {
+		m["flip"] = "true"
 	}
 	return m
 }
@@ -653,6 +660,12 @@ func (c *Checkpoint) parseMetadata() error {
 	h.Lambda = float("lambda")
 	h.Alpha = float("alpha")
 	h.Dataset = m["dataset"] // the trainer checks the name
+	h.Flip = false
+	if s, ok := m["flip"]; ok {
+		if h.Flip, ok = map[string]bool{"true": true, "false": false}[s]; !ok {
+			errs = append(errs, fmt.Errorf("metadata: flip=%q, want true or false", s))
+		}
+	}
 	h.Shift = 0
 	if _, ok := m["shift"]; ok {
 		h.Shift = integer("shift", 0, math.MaxInt32) // the trainer bounds it further

@@ -634,3 +634,20 @@ func TestDataset(t *testing.T) {
 		t.Errorf("the dataset key outlived the field: %q, %v", again.Hyper.Dataset, err)
 	}
 }
+
+// TestFlip: the flip key is written only when true, and read strictly.
+func TestFlip(t *testing.T) {
+	c := testCheckpoint(tensor.Float32, 3)
+	if strings.Contains(string(encode(t, c)), `"flip"`) {
+		t.Error("a checkpoint without flips has a flip key")
+	}
+	c.Hyper.Flip = true
+	valid := encode(t, c)
+	if got, err := decode(valid); err != nil || !got.Hyper.Flip {
+		t.Fatalf("flip did not round-trip: %v", err)
+	}
+	bad := rewriteHeader(t, valid, func(h map[string]any) { h["__metadata__"].(map[string]any)["flip"] = "yes" })
+	if _, err := decode(bad); err == nil || !strings.Contains(err.Error(), `flip="yes"`) {
+		t.Errorf("flip=yes: %v", err)
+	}
+}

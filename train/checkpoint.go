@@ -24,7 +24,7 @@ func checkpointHyper(h Hyper) checkpoint.Hyper {
 	return checkpoint.Hyper{
 		Batch: h.Batch, LR: h.LR, LRSteps: slices.Clone(h.LRSteps), LRGamma: h.LRGamma, Momentum: h.Momentum,
 		WeightDecay: h.WeightDecay, Lambda: h.Lambda, Alpha: h.Alpha, Dim: h.Dim, Seed: h.Seed, Shift: h.Shift,
-		Dataset: fileDataset(h.Dataset),
+		Dataset: fileDataset(h.Dataset), Flip: h.Flip,
 	}
 }
 
@@ -42,7 +42,7 @@ func hyperOf(h checkpoint.Hyper) Hyper {
 	return Hyper{
 		Batch: h.Batch, LR: h.LR, LRSteps: slices.Clone(h.LRSteps), LRGamma: h.LRGamma, Momentum: h.Momentum,
 		WeightDecay: h.WeightDecay, Lambda: h.Lambda, Alpha: h.Alpha, Dim: h.Dim, Seed: h.Seed, Shift: h.Shift,
-		Dataset: cmp.Or(h.Dataset, mnist.Digits),
+		Dataset: cmp.Or(h.Dataset, mnist.Digits), Flip: h.Flip,
 	}
 }
 

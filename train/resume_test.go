@@ -27,7 +27,7 @@ func TestRunResumeMatchesUninterrupted(t *testing.T) {
 	}
 	base := func(epochs int, out string) Options {
 		o := Options{Hyper: DefaultHyper(), Epochs: epochs, Out: out, TrainLimit: 192, TestLimit: 100}
-		o.Batch, o.Shift = 32, 2 // shifted images must repeat on resuming too
+		o.Batch, o.Shift, o.Flip = 32, 2, true // shifted and mirrored images must repeat on resuming too
 		return o
 	}
 	whole, parts := filepath.Join(t.TempDir(), "whole"), filepath.Join(t.TempDir(), "parts")

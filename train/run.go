@@ -165,6 +165,7 @@ func (o Options) Validate() error {
 		{"Alpha", func(h *Hyper) { h.Alpha = o.Alpha }},
 		{"Dim", func(h *Hyper) { h.Dim = o.Dim }},
 		{"Shift", func(h *Hyper) { h.Shift = o.Shift }},
+		{"Flip", func(h *Hyper) { h.Flip = o.Flip }},
 	} {
 		h := DefaultHyper()
 		f.set(&h)
@@ -312,6 +313,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	shift := ""
 	if t.Shift > 0 {
 		shift = fmt.Sprintf(", shifts up to %d px", t.Shift)
+	}
+	if t.Flip {
+		shift += ", mirrored at random"
 	}
 	fmt.Fprintf(logw, "training LeNet++ (D=%d) on %d images, testing on %d; lambda %g, alpha %g, batch %d, lr %g%s\n",
 		t.Dim, trainSet.N, testSet.N, t.Lambda, t.Alpha, t.Batch, t.LRAt(t.Epoch+1), shift)

@@ -29,6 +29,7 @@ type Hyper struct {
 	Dim         int     // deep feature dimension
 	Seed        uint64  // weight initialisation, shuffling and shifts
 	Shift       int     // largest random translation of a training image, in pixels (0: none)
+	Flip        bool    // mirror each training image left to right with probability 1/2, each time it is seen
 	// Dataset names the images the run learns: mnist.Digits ("" too) or
 	// mnist.Fashion. The trainer reads whatever data it is given; Run
 	// loads this set, and checkpoints keep the name.
@@ -295,6 +296,13 @@ func values(t *tensor.Dense) []float64 {
 	return nil
 }
 
+// flipImage mirrors one image left to right.
+func flipImage(im []float32) {
+	for r := 0; r < graph.Rows; r++ {
+		slices.Reverse(im[r*graph.Cols : (r+1)*graph.Cols])
+	}
+}
+
 // maxShift bounds Hyper.Shift: a larger translation would leave little of a
 // 28×28 digit in the frame.
 const maxShift = 8
@@ -368,10 +376,10 @@ func (t *Trainer) TrainEpoch(ctx context.Context, ds Data, progress func(step, s
 		}
 		idx := order[s*t.Batch : (s+1)*t.Batch]
 		var err error
+		// The shifts and flips of a step depend on the seed and the step
+		// alone, so a resumed run sees the same images as an uninterrupted one.
+		shifts.Seed(t.Seed, shiftStream|uint64(t.Step))
 		if shifted != nil {
-			// The shifts of a step depend on the seed and the step alone,
-			// so a resumed run sees the same images as an uninterrupted one.
-			shifts.Seed(t.Seed, shiftStream|uint64(t.Step))
 			span := uint64(2*t.Shift + 1)
 			for i := range idx {
 				dx[i], dy[i] = int(shifts.Uint64()%span)-t.Shift, int(shifts.Uint64()%span)-t.Shift
@@ -382,6 +390,13 @@ func (t *Trainer) TrainEpoch(ctx context.Context, ds Data, progress func(step, s
 		}
 		if err == nil {
 			err = checkLabels(idx, labels, t.Net.Classes)
+		}
+		if t.Flip {
+			for i := range idx {
+				if shifts.Uint64()&1 == 1 {
+					flipImage(images[i*graph.Rows*graph.Cols : (i+1)*graph.Rows*graph.Cols])
+				}
+			}
 		}
 		if err != nil {
 			return e, fmt.Errorf("train: epoch %d, step %d: %w", t.Epoch+1, t.Step+1, err)

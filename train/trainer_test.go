@@ -360,3 +360,21 @@ func TestFitCallsHooks(t *testing.T) {
 		t.Errorf("epoch hooks %v with the trainer at epoch %d, want [1 2] and 2", epochs, tr.Epoch)
 	}
 }
+
+// TestFlipImage mirrors a 28×28 image whose pixel (r, c) holds 100r + c.
+func TestFlipImage(t *testing.T) {
+	im := make([]float32, graph.Rows*graph.Cols)
+	for r := range graph.Rows {
+		for c := range graph.Cols {
+			im[r*graph.Cols+c] = float32(100*r + c)
+		}
+	}
+	flipImage(im)
+	for r := range graph.Rows {
+		for c := range graph.Cols {
+			if got, want := im[r*graph.Cols+c], float32(100*r+graph.Cols-1-c); got != want {
+				t.Fatalf("pixel (%d, %d) = %v, want %v", r, c, got, want)
+			}
+		}
+	}
+}

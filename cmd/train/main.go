@@ -55,6 +55,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&o.Alpha, "alpha", h.Alpha, "center learning rate of the alpha rule, in [0, 1]")
 	fs.IntVar(&o.Dim, "dim", h.Dim, "deep feature dimension")
 	fs.IntVar(&o.Shift, "shift", h.Shift, fmt.Sprintf("shift each training image by up to this many pixels at random, each step (0: no augmentation; Fashion-MNIST: %d)", fashion.Shift))
+	fs.BoolVar(&o.Flip, "flip", h.Flip, "mirror each training image left to right with probability 1/2, each step (for clothes, not digits)")
 	seed := fs.Uint64("seed", h.Seed, "seed of the weight initialisation, the shuffling and the shifts")
 	fs.StringVar(&o.Dataset, "dataset", h.Dataset, "the images to learn: mnist (handwritten digits) or fashion (Fashion-MNIST, Debian package dataset-fashion-mnist)")
 	fs.StringVar(&o.DataDir, "data", "", "folder with the data set's IDX files (default: the GoMNIST module's copy of MNIST, Debian's of Fashion-MNIST)")
@@ -207,7 +208,7 @@ var flagOf = map[string]string{
 	"Epochs": "-epochs", "TrainLimit": "-train-limit", "TestLimit": "-test-limit", "Out": "-out", "DataDir": "-data",
 	"Batch": "-batch", "LR": "-lr", "LRSteps": "-lr-steps", "LRGamma": "-lr-gamma", "Momentum": "-momentum",
 	"WeightDecay": "-weight-decay", "Lambda": "-lambda", "Alpha": "-alpha", "Dim": "-dim", "Shift": "-shift",
-	"Dataset": "-dataset",
+	"Dataset": "-dataset", "Flip": "-flip",
 }
 
 // message renders err for the command line, speaking of flags where the
@@ -264,7 +265,7 @@ func shellQuote(s string) string {
 // hyperFlags are the flags a checkpoint overrides.
 var hyperFlags = map[string]bool{
 	"batch": true, "lr": true, "lr-steps": true, "lr-gamma": true, "momentum": true, "weight-decay": true,
-	"lambda": true, "alpha": true, "dim": true, "shift": true, "seed": true, "dataset": true,
+	"lambda": true, "alpha": true, "dim": true, "shift": true, "seed": true, "dataset": true, "flip": true,
 }
 
 func joinInts(v []int) string {
