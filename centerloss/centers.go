@@ -57,6 +57,21 @@ func (c *Centers) Dtype() tensor.Dtype {
 // its Data slice or tensor.Copy). Its shape and layout must not be changed.
 func (c *Centers) Tensor() *tensor.Dense { return c.t }
 
+// Values returns a copy of the centers as a row-major K×D slice of
+// float64, whatever the centers' type.
+func (c *Centers) Values() []float64 {
+	out := make([]float64, c.k*c.d)
+	switch d := c.t.Data().(type) {
+	case []float32:
+		for i, v := range d[:len(out)] {
+			out[i] = float64(v)
+		}
+	case []float64:
+		copy(out, d)
+	}
+	return out
+}
+
 // Update applies the alpha rule of the paper's Eq. 4 with the features
 // (N x D, the dtype of c) and labels of one mini-batch:
 //

@@ -3,6 +3,7 @@ package centerloss_test
 import (
 	"errors"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/centerloss-go/centerloss/centerloss"
@@ -207,4 +208,28 @@ func TestStats(t *testing.T) {
 			t.Errorf("dtype: error %v, want %v", err, centerloss.ErrDtype)
 		}
 	})
+}
+
+// TestCentersValues copies the centers out as float64, in either type.
+func TestCentersValues(t *testing.T) {
+	for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
+		c, err := centerloss.NewCenters(3, 2, dt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch d := c.Tensor().Data().(type) {
+		case []float32:
+			copy(d, []float32{1, 2, 3, 4, 5, 6.5})
+		case []float64:
+			copy(d, []float64{1, 2, 3, 4, 5, 6.5})
+		}
+		v := c.Values()
+		if !slices.Equal(v, []float64{1, 2, 3, 4, 5, 6.5}) {
+			t.Errorf("%v: %v", dt, v)
+		}
+		v[0] = 9
+		if c.Values()[0] != 1 {
+			t.Errorf("%v: Values shares the centers' memory", dt)
+		}
+	}
 }

@@ -10,7 +10,6 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/centerloss-go/centerloss/checkpoint"
-	"github.com/centerloss-go/centerloss/mnist"
 )
 
 // ErrCheckpointMismatch reports a checkpoint that does not fit the trainer
@@ -28,10 +27,14 @@ func checkpointHyper(h Hyper) checkpoint.Hyper {
 	}
 }
 
+// defaultDataset is the data set of a checkpoint that names none: MNIST
+// (mnist.Digits), which every checkpoint learnt before others could.
+const defaultDataset = "mnist"
+
 // fileDataset is the name a checkpoint keeps for a data set: none for
 // MNIST, the file format's default.
 func fileDataset(name string) string {
-	if name == mnist.Digits {
+	if name == defaultDataset {
 		return ""
 	}
 	return name
@@ -42,7 +45,7 @@ func hyperOf(h checkpoint.Hyper) Hyper {
 	return Hyper{
 		Batch: h.Batch, LR: h.LR, LRSteps: slices.Clone(h.LRSteps), LRGamma: h.LRGamma, Momentum: h.Momentum,
 		WeightDecay: h.WeightDecay, Lambda: h.Lambda, Alpha: h.Alpha, Dim: h.Dim, Seed: h.Seed, Shift: h.Shift,
-		Dataset: cmp.Or(h.Dataset, mnist.Digits), Flip: h.Flip,
+		Dataset: cmp.Or(h.Dataset, defaultDataset), Flip: h.Flip,
 	}
 }
 

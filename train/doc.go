@@ -13,11 +13,10 @@
 //
 // [Trainer.Fit] is the loop: epochs of steps over shuffled batches, each
 // followed by an evaluation; it writes nothing, and a run's outputs attach
-// to it as [Hooks]. [Run] is that loop with everything the trainer command
-// writes attached: metrics.csv, the training curves, checkpoints (files of
-// package checkpoint, which [LoadCheckpoint] resumes exactly, mid-epoch
-// too), the feature plots of package plots and the final exports and
-// summary, with the features scored by package verify. The loop reads its images through [Data], a
-// small interface that *mnist.Dataset implements and any other labelled
-// set of 28×28 images can.
+// to it as [Hooks] (package experiment attaches those of the trainer
+// command). [SaveCheckpoint] and [LoadCheckpoint] keep a trainer in a file
+// of package checkpoint and resume it exactly, mid-epoch too. The loop
+// reads its images through [Data], a small interface that *mnist.Dataset
+// implements and any other labelled set of 28×28 images can. The package
+// draws nothing and reads no data set of its own.
 package train

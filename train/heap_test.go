@@ -37,7 +37,7 @@ func TestHeapStaysFlat(t *testing.T) {
 	if _, err := tr.Evaluate(testSet); err != nil {
 		t.Fatal(err)
 	}
-	ckpt := filepath.Join(t.TempDir(), CheckpointFile)
+	ckpt := filepath.Join(t.TempDir(), "checkpoint.safetensors")
 	var start, end uint64
 	measure := func(_, _ int, _ StepResult) {
 		switch tr.Step {

@@ -30,9 +30,10 @@ type Hyper struct {
 	Seed        uint64  // weight initialisation, shuffling and shifts
 	Shift       int     // largest random translation of a training image, in pixels (0: none)
 	Flip        bool    // mirror each training image left to right with probability 1/2, each time it is seen
-	// Dataset names the images the run learns: mnist.Digits ("" too) or
-	// mnist.Fashion. The trainer reads whatever data it is given; Run
-	// loads this set, and checkpoints keep the name.
+	// Dataset names the images the run learns: "mnist" ("" too) or
+	// "fashion" (package mnist's names). The trainer reads whatever data
+	// it is given; package experiment loads this set, and checkpoints keep
+	// the name.
 	Dataset string
 	// Precision of the convolutional trunk ("" or graph.F32, graph.BF16).
 	// It is not part of a checkpoint: a run may resume in another one.
@@ -44,7 +45,7 @@ type Hyper struct {
 func DefaultHyper() Hyper {
 	return Hyper{
 		Batch: 64, LR: 0.02, LRSteps: []int{4}, LRGamma: 0.1,
-		Momentum: 0.9, WeightDecay: 5e-4, Lambda: 0.1, Alpha: 0.5, Dim: 2, Seed: 1, Dataset: "mnist",
+		Momentum: 0.9, WeightDecay: 5e-4, Lambda: 0.1, Alpha: 0.5, Dim: 2, Seed: 1, Dataset: defaultDataset,
 	}
 }
 
@@ -437,6 +438,24 @@ type Hooks struct {
 	Epoch func(r EpochReport) error
 }
 
+// Metrics are the numbers of one epoch: a row of the metrics.csv that
+// package experiment writes.
+type Metrics struct {
+	Epoch           int     `json:"epoch"`
+	LR              float64 `json:"lr"`
+	TrainLoss       float64 `json:"train_loss"`
+	SoftmaxLoss     float64 `json:"softmax_loss"`
+	CenterLoss      float64 `json:"center_loss"`
+	TrainAcc        float64 `json:"train_acc"`
+	TestAcc         float64 `json:"test_acc"`
+	TestSoftmax     float64 `json:"test_softmax_loss"`
+	TestCenter      float64 `json:"test_center_loss"`
+	Intra           float64 `json:"intra"`
+	Inter           float64 `json:"inter"`
+	Seconds         float64 `json:"seconds"`
+	ImagesPerSecond float64 `json:"images_per_second"`
+}
+
 // EpochReport is what Fit hands its Epoch hook.
 type EpochReport struct {
 	Metrics                  // the epoch's row of metrics.csv
@@ -589,7 +608,7 @@ func (e *evaluator) run(ds Data, c *centerloss.Centers) (EvalResult, error) {
 	if r.Intra, r.Inter, err = c.Stats(ft, r.Labels); err != nil {
 		return r, fmt.Errorf("evaluate: %w", err)
 	}
-	centers := values(c.Tensor())
+	centers := c.Values()
 	for i, l := range r.Labels {
 		for j := 0; j < dim; j++ {
 			d := r.Features[i*dim+j] - centers[l*dim+j]

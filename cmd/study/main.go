@@ -40,6 +40,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/centerloss-go/centerloss/experiment"
 	"github.com/centerloss-go/centerloss/graph"
 	"github.com/centerloss-go/centerloss/mnist"
 	"github.com/centerloss-go/centerloss/plots"
@@ -177,12 +178,12 @@ func mainErr(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		dir := filepath.Join(*out, r.name())
-		if _, err := os.Stat(filepath.Join(dir, train.SummaryFile)); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, experiment.SummaryFile)); err == nil {
 			fmt.Fprintf(stdout, "%s: done, skipped\n", r.name())
 			continue
 		}
 		// A run without its summary was stopped part-way: it starts again.
-		o := train.Options{Hyper: train.DefaultHyper(), Epochs: *epochs, Out: dir, DataDir: *dataDir,
+		o := experiment.Options{Hyper: train.DefaultHyper(), Epochs: *epochs, Out: dir, DataDir: *dataDir,
 			TrainLimit: *trainLimit, TestLimit: *testLimit, Log: stdout, Overwrite: true}
 		o.Lambda, o.Alpha, o.Dim, o.Seed, o.Precision, o.Dataset = r.lambda, r.alpha, r.dim, r.seed, precision, *dataset
 		// The study's schedule, fixed so that its results stay reproducible
@@ -190,7 +191,7 @@ func mainErr(args []string, stdout, stderr io.Writer) int {
 		// the rate.
 		o.LR, o.LRSteps = s.lr, []int{*epochs}
 		fmt.Fprintf(stdout, "== %s\n", r.name())
-		if _, err := train.Run(ctx, o); err != nil {
+		if _, err := experiment.Run(ctx, o); err != nil {
 			fmt.Fprintf(stderr, "study: %s: %v\n", r.name(), err)
 			if errors.Is(err, train.ErrInterrupted) {
 				return 130
@@ -221,26 +222,26 @@ func parseShard(s string) (k, n int, err error) {
 // report writes results.md (one table per experiment) and the lambda figure
 // from the summaries found under dir.
 func report(dir, dataset string, stdout io.Writer) error {
-	sums := map[string]*train.Summary{}
+	sums := map[string]*experiment.Summary{}
 	for _, r := range plan(dataset) {
-		b, err := os.ReadFile(filepath.Join(dir, r.name(), train.SummaryFile))
+		b, err := os.ReadFile(filepath.Join(dir, r.name(), experiment.SummaryFile))
 		if err != nil {
 			continue
 		}
-		var s train.Summary
+		var s experiment.Summary
 		if err := json.Unmarshal(b, &s); err != nil {
-			return fmt.Errorf("%s: %w", filepath.Join(dir, r.name(), train.SummaryFile), err)
+			return fmt.Errorf("%s: %w", filepath.Join(dir, r.name(), experiment.SummaryFile), err)
 		}
 		sums[r.name()] = &s
 	}
 	var md strings.Builder
 	header := "| %s | runs | test acc | nearest-center acc | intra | inter | intra/inter | verification acc | AUC | verification acc (distance) | minutes |\n|---|---|---|---|---|---|---|---|---|---|---|\n"
-	row := func(label string, runs []*train.Summary) {
+	row := func(label string, runs []*experiment.Summary) {
 		if len(runs) == 0 {
 			fmt.Fprintf(&md, "| %s | 0 | not run yet |  |  |  |  |  |  |  |  |\n", label)
 			return
 		}
-		f := func(get func(*train.Summary) float64, prec int) string {
+		f := func(get func(*experiment.Summary) float64, prec int) string {
 			var m, v float64
 			for _, s := range runs {
 				m += get(s) / float64(len(runs))
@@ -254,18 +255,18 @@ func report(dir, dataset string, stdout io.Writer) error {
 			return fmt.Sprintf("%.*f ± %.*f", prec, m, prec, math.Sqrt(v))
 		}
 		fmt.Fprintf(&md, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", label, len(runs),
-			f(func(s *train.Summary) float64 { return s.Final.TestAcc }, 4),
-			f(func(s *train.Summary) float64 { return s.NearestCenterAcc }, 4),
-			f(func(s *train.Summary) float64 { return s.Final.Intra }, 3),
-			f(func(s *train.Summary) float64 { return s.Final.Inter }, 3),
-			f(func(s *train.Summary) float64 { return s.Final.Intra / s.Final.Inter }, 3),
-			f(func(s *train.Summary) float64 { return s.Verification.Accuracy }, 4),
-			f(func(s *train.Summary) float64 { return s.Verification.AUC }, 4),
-			f(func(s *train.Summary) float64 { return s.VerificationEuclidean.Accuracy }, 4),
-			f(func(s *train.Summary) float64 { return s.WallSeconds / 60 }, 1))
+			f(func(s *experiment.Summary) float64 { return s.Final.TestAcc }, 4),
+			f(func(s *experiment.Summary) float64 { return s.NearestCenterAcc }, 4),
+			f(func(s *experiment.Summary) float64 { return s.Final.Intra }, 3),
+			f(func(s *experiment.Summary) float64 { return s.Final.Inter }, 3),
+			f(func(s *experiment.Summary) float64 { return s.Final.Intra / s.Final.Inter }, 3),
+			f(func(s *experiment.Summary) float64 { return s.Verification.Accuracy }, 4),
+			f(func(s *experiment.Summary) float64 { return s.Verification.AUC }, 4),
+			f(func(s *experiment.Summary) float64 { return s.VerificationEuclidean.Accuracy }, 4),
+			f(func(s *experiment.Summary) float64 { return s.WallSeconds / 60 }, 1))
 	}
-	pick := func(keep func(run) bool) []*train.Summary {
-		var out []*train.Summary
+	pick := func(keep func(run) bool) []*experiment.Summary {
+		var out []*experiment.Summary
 		for _, r := range plan(dataset) {
 			if s := sums[r.name()]; s != nil && keep(r) {
 				out = append(out, s)
@@ -279,7 +280,7 @@ func report(dir, dataset string, stdout io.Writer) error {
 	for _, l := range lambdas(dataset) {
 		row(fmt.Sprint(l), pick(func(r run) bool { return r.experiment == "lambda" && r.lambda == l }))
 		if s := sums[run{"lambda", l, 0.5, 2, 1}.name()]; s != nil {
-			b, err := os.ReadFile(filepath.Join(dir, run{"lambda", l, 0.5, 2, 1}.name(), train.PlotsDir, fmt.Sprintf("test_epoch_%03d.png", s.Epochs)))
+			b, err := os.ReadFile(filepath.Join(dir, run{"lambda", l, 0.5, 2, 1}.name(), experiment.PlotsDir, fmt.Sprintf("test_epoch_%03d.png", s.Epochs)))
 			if err == nil {
 				pngs = append(pngs, b)
 			}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/centerloss-go/centerloss/experiment"
 	"github.com/centerloss-go/centerloss/mnist"
 	"github.com/centerloss-go/centerloss/train"
 )
@@ -35,12 +36,12 @@ func TestPlanHasNoDuplicates(t *testing.T) {
 func TestReportAggregatesSeeds(t *testing.T) {
 	dir := t.TempDir()
 	for i, acc := range []float64{0.98, 0.99} {
-		s := train.Summary{Epochs: 1, Final: train.Metrics{TestAcc: acc, Intra: 1, Inter: 2}}
+		s := experiment.Summary{Epochs: 1, Final: train.Metrics{TestAcc: acc, Intra: 1, Inter: 2}}
 		d := filepath.Join(dir, run{"lambda", 0.1, 0.5, 2, uint64(i + 1)}.name())
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := train.WriteJSON(filepath.Join(d, train.SummaryFile), s); err != nil {
+		if err := experiment.WriteJSON(filepath.Join(d, experiment.SummaryFile), s); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -71,12 +72,12 @@ func TestBadOnly(t *testing.T) {
 // the finished runs without starting any training.
 func TestReportFlagTrainsNothing(t *testing.T) {
 	dir := t.TempDir()
-	s := train.Summary{Epochs: 1, Final: train.Metrics{TestAcc: 0.97, Intra: 1, Inter: 2}}
+	s := experiment.Summary{Epochs: 1, Final: train.Metrics{TestAcc: 0.97, Intra: 1, Inter: 2}}
 	d := filepath.Join(dir, run{"lambda", 0, 0.5, 2, 1}.name())
 	if err := os.MkdirAll(d, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := train.WriteJSON(filepath.Join(d, train.SummaryFile), s); err != nil {
+	if err := experiment.WriteJSON(filepath.Join(d, experiment.SummaryFile), s); err != nil {
 		t.Fatal(err)
 	}
 	var out, errw bytes.Buffer

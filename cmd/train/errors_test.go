@@ -17,6 +17,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/centerloss-go/centerloss/checkpoint"
+	"github.com/centerloss-go/centerloss/experiment"
 	"github.com/centerloss-go/centerloss/graph"
 	"github.com/centerloss-go/centerloss/mnist"
 	"github.com/centerloss-go/centerloss/train"
@@ -525,8 +526,8 @@ func TestDivergenceKeepsLastGoodCheckpoint(t *testing.T) {
 	if code, _, stderr := runCmd(shortArgs(out)...); code != 0 {
 		t.Fatalf("good run: exit %d: %s", code, stderr)
 	}
-	ckpt := filepath.Join(out, train.CheckpointFile)
-	metrics := filepath.Join(out, train.MetricsFile)
+	ckpt := filepath.Join(out, experiment.CheckpointFile)
+	metrics := filepath.Join(out, experiment.MetricsFile)
 	goodCkpt, err := os.ReadFile(ckpt)
 	if err != nil {
 		t.Fatal(err)
@@ -640,14 +641,14 @@ func TestFashionRun(t *testing.T) {
 		Hyper   struct{ Dataset string } `json:"hyperparameters"`
 		Classes []string                 `json:"classes"`
 	}
-	b, err := os.ReadFile(filepath.Join(out, train.SummaryFile))
+	b, err := os.ReadFile(filepath.Join(out, experiment.SummaryFile))
 	if err == nil {
 		err = json.Unmarshal(b, &s)
 	}
 	if err != nil || s.Hyper.Dataset != "fashion" || len(s.Classes) != 10 || s.Classes[0] != "T-shirt/top" || s.Classes[9] != "Ankle boot" {
 		t.Errorf("summary.json: dataset %q, classes %q (%v)", s.Hyper.Dataset, s.Classes, err)
 	}
-	ckpt := filepath.Join(out, train.CheckpointFile)
+	ckpt := filepath.Join(out, experiment.CheckpointFile)
 	c, err := checkpoint.ReadFile(ckpt)
 	if err != nil || c.Hyper.Dataset != "fashion" {
 		t.Fatalf("checkpoint: dataset %v (%v)", c, err)
@@ -666,13 +667,13 @@ func TestFashionRun(t *testing.T) {
 // TestFashionDefaults: -dataset fashion takes Fashion-MNIST's schedule for
 // the flags not given: its epochs and learning-rate steps in metrics.csv.
 func TestFashionDefaults(t *testing.T) {
-	h, epochs := train.Defaults(mnist.Fashion)
+	h, epochs := experiment.Defaults(mnist.Fashion)
 	out := filepath.Join(t.TempDir(), "run")
 	args := []string{"-dataset", "fashion", "-data", copyData(t), "-batch", "32", "-train-limit", "64", "-test-limit", "100", "-out", out}
 	if code, _, stderr := runCmd(args...); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	b, err := os.ReadFile(filepath.Join(out, train.MetricsFile))
+	b, err := os.ReadFile(filepath.Join(out, experiment.MetricsFile))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,6 +27,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/centerloss-go/centerloss/experiment"
 	"github.com/centerloss-go/centerloss/graph"
 	"github.com/centerloss-go/centerloss/mnist"
 	"github.com/centerloss-go/centerloss/train"
@@ -41,9 +42,9 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	h, epochs := train.Defaults(mnist.Digits)
-	fashion, fashionEpochs := train.Defaults(mnist.Fashion)
-	o := train.Options{Hyper: h}
+	h, epochs := experiment.Defaults(mnist.Digits)
+	fashion, fashionEpochs := experiment.Defaults(mnist.Fashion)
+	o := experiment.Options{Hyper: h}
 	fs.IntVar(&o.Epochs, "epochs", epochs, fmt.Sprintf("number of epochs (Fashion-MNIST: %d)", fashionEpochs))
 	fs.IntVar(&o.Batch, "batch", h.Batch, "images per training step")
 	fs.Float64Var(&o.LR, "lr", h.LR, "initial learning rate")
@@ -132,7 +133,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "train: -eval and -resume cannot be combined")
 			return 2
 		}
-		r, scores, err := train.Evaluate(o, *evalPath)
+		r, scores, err := experiment.Evaluate(o, *evalPath)
 		if err != nil {
 			fmt.Fprintf(stderr, "train: %s\n", message(err))
 			return failStatus(err)
@@ -158,9 +159,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if _, err := train.Run(ctx, o); err != nil {
+	if _, err := experiment.Run(ctx, o); err != nil {
 		fmt.Fprintf(stderr, "train: %s\n", message(err))
-		var ie *train.InterruptedError
+		var ie *experiment.InterruptedError
 		if errors.As(err, &ie) {
 			// The resumed run needs the same data, or its position in the
 			// epoch would not fit, and keeps the precision it was given.
@@ -202,7 +203,7 @@ func bf16Hint(batch int) string {
 		bf16.Milliseconds(), f32.Milliseconds())
 }
 
-// flagOf names the flag that sets each field of train.Options and
+// flagOf names the flag that sets each field of experiment.Options and
 // train.Hyper.
 var flagOf = map[string]string{
 	"Epochs": "-epochs", "TrainLimit": "-train-limit", "TestLimit": "-test-limit", "Out": "-out", "DataDir": "-data",
@@ -215,7 +216,7 @@ var flagOf = map[string]string{
 // library speaks of options.
 func message(err error) string {
 	msg := err.Error()
-	var ue *train.UsageError
+	var ue *experiment.UsageError
 	if errors.As(err, &ue) {
 		if f, ok := flagOf[ue.Option]; ok {
 			flagged := *ue
@@ -227,7 +228,7 @@ func message(err error) string {
 	if errors.As(err, &de) {
 		msg = strings.Replace(msg, de.Error(), de.Suggesting("a smaller -lr or -lambda"), 1)
 	}
-	var re *train.RunExistsError
+	var re *experiment.RunExistsError
 	if errors.As(err, &re) {
 		msg += "; replace it with -overwrite"
 		if re.Checkpoint != "" {
@@ -245,8 +246,8 @@ func message(err error) string {
 // failStatus is the exit status of a failed run: 2 when an option does not
 // fit the data, else 1.
 func failStatus(err error) int {
-	var ue *train.UsageError
-	var re *train.RunExistsError
+	var ue *experiment.UsageError
+	var re *experiment.RunExistsError
 	if errors.As(err, &ue) || errors.As(err, &re) {
 		return 2
 	}

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/centerloss-go/centerloss/train"
+	"github.com/centerloss-go/centerloss/experiment"
 )
 
 // started runs bin with args in the background; the process is killed when
@@ -51,7 +51,7 @@ func TestKillLeavesLoadableCheckpoint(t *testing.T) {
 	}
 	bin := buildTrain(t)
 	out := filepath.Join(t.TempDir(), "run")
-	ckpt := filepath.Join(out, train.CheckpointFile)
+	ckpt := filepath.Join(out, experiment.CheckpointFile)
 	data := []string{"-train-limit", "128", "-test-limit", "100", "-out", out}
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
@@ -104,7 +104,7 @@ func TestKillLeavesLoadableCheckpoint(t *testing.T) {
 		t.Errorf("after resume the checkpoint is at epoch %d, want %d", e, epoch+1)
 	}
 	// metrics.csv holds each epoch once, in order, however the runs ended.
-	f, err := os.Open(filepath.Join(out, train.MetricsFile))
+	f, err := os.Open(filepath.Join(out, experiment.MetricsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestInterruptSavesAndResumes(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "run")
-			ckpt := filepath.Join(out, train.CheckpointFile)
+			ckpt := filepath.Join(out, experiment.CheckpointFile)
 			cmd, stdout, stderr, done := started(t, bin,
 				"-batch", "32", "-epochs", "2", "-train-limit", "128", "-test-limit", "100", "-out", out)
 			if !waitFor(done, 2*time.Minute, 20*time.Millisecond, func() bool { return strings.Contains(stdout.String(), c.after) }) {

@@ -190,7 +190,7 @@ func CenterLoss(features, labels *Node, centers *Centers) (*Node, error) {
 }
 
 // CenterValues returns a copy of the centers as a row-major K×D slice.
-func CenterValues(c *Centers) []float64 { return Floats(c.Tensor()) }
+func CenterValues(c *Centers) []float64 { return c.Values() }
 
 // Scalar returns the value of a scalar node (after a run) as a float64; it
 // panics if v is not a single float.

@@ -1,9 +1,10 @@
-package train
+package experiment
 
 import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/centerloss-go/centerloss/train"
 	"math"
 	"os"
 	"path/filepath"
@@ -26,7 +27,7 @@ func TestRunResumeMatchesUninterrupted(t *testing.T) {
 		t.Skip("trains four short epochs")
 	}
 	base := func(epochs int, out string) Options {
-		o := Options{Hyper: DefaultHyper(), Epochs: epochs, Out: out, TrainLimit: 192, TestLimit: 100}
+		o := Options{Hyper: train.DefaultHyper(), Epochs: epochs, Out: out, TrainLimit: 192, TestLimit: 100}
 		o.Batch, o.Shift, o.Flip = 32, 2, true // shifted and mirrored images must repeat on resuming too
 		return o
 	}
@@ -71,7 +72,7 @@ func TestRunResumeMatchesUninterrupted(t *testing.T) {
 			t.Errorf("epoch %d metrics: uninterrupted %+v, resumed %+v", i+1, w, p)
 		}
 	}
-	tr, err := LoadCheckpoint(filepath.Join(parts, CheckpointFile))
+	tr, err := train.LoadCheckpoint(filepath.Join(parts, CheckpointFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +144,7 @@ func TestResumeInAnotherPrecision(t *testing.T) {
 		t.Skipf("no bf16 here: %v", err)
 	}
 	out := t.TempDir()
-	o := Options{Hyper: DefaultHyper(), Epochs: 1, Out: out, TrainLimit: 192, TestLimit: 100}
+	o := Options{Hyper: train.DefaultHyper(), Epochs: 1, Out: out, TrainLimit: 192, TestLimit: 100}
 	o.Batch = 32
 	s1, err := Run(context.Background(), o)
 	if err != nil {
@@ -182,9 +183,9 @@ func TestInterruptedEpochReportsAllSteps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := DefaultHyper()
+	h := train.DefaultHyper()
 	h.Batch = 32
-	whole, err := NewTrainer(h, tensor.Float32)
+	whole, err := train.NewTrainer(h, tensor.Float32)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,25 +195,25 @@ func TestInterruptedEpochReportsAllSteps(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	part, err := NewTrainer(h, tensor.Float32)
+	part, err := train.NewTrainer(h, tensor.Float32)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer part.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if _, err := part.TrainEpoch(ctx, ds, func(step, _ int, _ StepResult) {
+	if _, err := part.TrainEpoch(ctx, ds, func(step, _ int, _ train.StepResult) {
 		if step == 4 {
 			cancel()
 		}
-	}); !errors.Is(err, ErrInterrupted) {
+	}); !errors.Is(err, train.ErrInterrupted) {
 		t.Fatalf("interrupted epoch: %v", err)
 	}
 	path := filepath.Join(t.TempDir(), CheckpointFile)
-	if err := SaveCheckpoint(path, part); err != nil {
+	if err := train.SaveCheckpoint(path, part); err != nil {
 		t.Fatal(err)
 	}
-	resumed, err := LoadCheckpoint(path)
+	resumed, err := train.LoadCheckpoint(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +231,7 @@ func TestInterruptedEpochReportsAllSteps(t *testing.T) {
 	if got.Images != 6*32 || want.Images != 10*32 {
 		t.Errorf("images trained by the calls: %d and %d, want 192 and 320", got.Images, want.Images)
 	}
-	if resumed.Sums != (EpochSums{}) {
+	if resumed.Sums != (train.EpochSums{}) {
 		t.Errorf("sums after the epoch's end %+v, want none", resumed.Sums)
 	}
 }

@@ -1,8 +1,9 @@
-package train
+package experiment
 
 import (
 	"context"
 	"errors"
+	"github.com/centerloss-go/centerloss/train"
 	"math"
 	"os"
 	"path/filepath"
@@ -38,7 +39,7 @@ func TestOptionsValidateNamesOptions(t *testing.T) {
 		{"Dim", func(o *Options) { o.Dim = 0 }},
 		{"Shift", func(o *Options) { o.Shift = -1 }},
 	} {
-		o := Options{Hyper: DefaultHyper(), Epochs: 1, Out: "out"}
+		o := Options{Hyper: train.DefaultHyper(), Epochs: 1, Out: "out"}
 		if err := o.Validate(); err != nil {
 			t.Fatalf("defaults: %v", err)
 		}
@@ -55,7 +56,7 @@ func TestOptionsValidateNamesOptions(t *testing.T) {
 // *UsageError naming the option (the command maps it to its flag and status
 // 2), found before any training.
 func TestRunLimitBeyondDataIsUsageError(t *testing.T) {
-	h := DefaultHyper()
+	h := train.DefaultHyper()
 	h.Batch = 32
 	for _, c := range []struct {
 		train, test int
@@ -68,13 +69,13 @@ func TestRunLimitBeyondDataIsUsageError(t *testing.T) {
 			t.Errorf("limits %d/%d: error %v, want a usage error for %s", c.train, c.test, err, c.option)
 		}
 	}
-	tr, err := NewTrainer(h, tensor.Float32)
+	tr, err := train.NewTrainer(h, tensor.Float32)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tr.Close()
 	ckpt := filepath.Join(t.TempDir(), "c.safetensors")
-	if err := SaveCheckpoint(ckpt, tr); err != nil {
+	if err := train.SaveCheckpoint(ckpt, tr); err != nil {
 		t.Fatal(err)
 	}
 	_, _, err = Evaluate(Options{TestLimit: 10001, Out: t.TempDir()}, ckpt)
@@ -91,7 +92,7 @@ func TestRunUnwritableOutFailsAtOnce(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h := DefaultHyper()
+	h := train.DefaultHyper()
 	h.Batch = 32
 	for _, out := range []string{file, filepath.Join(file, "sub")} {
 		start := time.Now()
@@ -111,9 +112,9 @@ func TestRunUnwritableOutFailsAtOnce(t *testing.T) {
 // [0, 10) or sizes that disagree makes training and evaluation return an
 // error, not panic.
 func TestBadDatasetIsAnError(t *testing.T) {
-	h := DefaultHyper()
+	h := train.DefaultHyper()
 	h.Batch = 2
-	tr, err := NewTrainer(h, tensor.Float32)
+	tr, err := train.NewTrainer(h, tensor.Float32)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +126,7 @@ func TestBadDatasetIsAnError(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name string
-		ds   Data
+		ds   train.Data
 		want string
 	}{
 		{"label 10", set(2*px, 0, 10), "label 10 of image 1 is outside [0, 10)"},

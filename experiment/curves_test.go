@@ -1,7 +1,8 @@
-package train
+package experiment
 
 import (
 	"bytes"
+	"github.com/centerloss-go/centerloss/train"
 	"image/png"
 	"math"
 	"strings"
@@ -11,10 +12,10 @@ import (
 // TestCurvesPlot draws a made-up three-epoch history and checks the PNG's
 // size, and that an empty history or a NaN is an error naming the value.
 func TestCurvesPlot(t *testing.T) {
-	var history []Metrics
+	var history []train.Metrics
 	for e := 1; e <= 3; e++ {
 		f := float64(e)
-		history = append(history, Metrics{Epoch: e, TrainLoss: 1 / f, SoftmaxLoss: 0.8 / f, CenterLoss: 2 / f,
+		history = append(history, train.Metrics{Epoch: e, TrainLoss: 1 / f, SoftmaxLoss: 0.8 / f, CenterLoss: 2 / f,
 			TrainAcc: 1 - 0.1/f, TestAcc: 1 - 0.12/f, TestSoftmax: 0.9 / f, TestCenter: 2.2 / f, Intra: 1 / f, Inter: 3})
 	}
 	b, err := CurvesPlot(history)

@@ -1,4 +1,4 @@
-package train
+package experiment
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"math"
 
 	"github.com/centerloss-go/centerloss/plots"
+	"github.com/centerloss-go/centerloss/train"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -19,7 +20,7 @@ import (
 type curve struct {
 	name string
 	test bool // drawn dashed: measured on the test set
-	of   func(Metrics) float64
+	of   func(train.Metrics) float64
 }
 
 // CurvesPlot draws a run's history against the epoch in three panels, side
@@ -28,7 +29,7 @@ type curve struct {
 // distance of a test feature to its class center) and inter (smallest
 // distance between two centers). Test curves are dashed. It returns a PNG
 // of 1500×500 pixels.
-func CurvesPlot(history []Metrics) ([]byte, error) {
+func CurvesPlot(history []train.Metrics) ([]byte, error) {
 	if len(history) == 0 {
 		return nil, errors.New("train: curves plot: no epochs")
 	}
@@ -37,19 +38,19 @@ func CurvesPlot(history []Metrics) ([]byte, error) {
 		curves []curve
 	}{
 		{"loss", []curve{
-			{"train", false, func(m Metrics) float64 { return m.TrainLoss }},
-			{"train softmax", false, func(m Metrics) float64 { return m.SoftmaxLoss }},
-			{"train center", false, func(m Metrics) float64 { return m.CenterLoss }},
-			{"test softmax", true, func(m Metrics) float64 { return m.TestSoftmax }},
-			{"test center", true, func(m Metrics) float64 { return m.TestCenter }},
+			{"train", false, func(m train.Metrics) float64 { return m.TrainLoss }},
+			{"train softmax", false, func(m train.Metrics) float64 { return m.SoftmaxLoss }},
+			{"train center", false, func(m train.Metrics) float64 { return m.CenterLoss }},
+			{"test softmax", true, func(m train.Metrics) float64 { return m.TestSoftmax }},
+			{"test center", true, func(m train.Metrics) float64 { return m.TestCenter }},
 		}},
 		{"accuracy", []curve{
-			{"train", false, func(m Metrics) float64 { return m.TrainAcc }},
-			{"test", true, func(m Metrics) float64 { return m.TestAcc }},
+			{"train", false, func(m train.Metrics) float64 { return m.TrainAcc }},
+			{"test", true, func(m train.Metrics) float64 { return m.TestAcc }},
 		}},
 		{"test features", []curve{
-			{"intra", true, func(m Metrics) float64 { return m.Intra }},
-			{"inter", true, func(m Metrics) float64 { return m.Inter }},
+			{"intra", true, func(m train.Metrics) float64 { return m.Intra }},
+			{"inter", true, func(m train.Metrics) float64 { return m.Inter }},
 		}},
 	}
 	row := make([]*plot.Plot, len(panels))

@@ -1,4 +1,4 @@
-package train
+package experiment
 
 import (
 	"bufio"
@@ -23,12 +23,13 @@ import (
 	"github.com/centerloss-go/centerloss/internal/blas"
 	"github.com/centerloss-go/centerloss/mnist"
 	"github.com/centerloss-go/centerloss/plots"
+	"github.com/centerloss-go/centerloss/train"
 	"github.com/centerloss-go/centerloss/verify"
 )
 
 // Options configures a whole training run.
 type Options struct {
-	Hyper
+	train.Hyper
 	Epochs     int    // train until this many epochs are complete
 	DataDir    string // MNIST IDX files; "" finds the ones shipped with GoMNIST
 	Out        string // folder for everything the run writes
@@ -44,17 +45,17 @@ type Options struct {
 	// Ready, when set, is called once the run has its trainer and data and
 	// has logged what computes it, before the first step; what it writes to
 	// log follows those lines.
-	Ready    func(log io.Writer, t *Trainer)
+	Ready    func(log io.Writer, t *train.Trainer)
 	Log      io.Writer // epoch summaries; nil discards
-	Progress io.Writer // a Progress line every 100 steps; nil shows none
+	Progress io.Writer // a train.Progress line every 100 steps; nil shows none
 }
 
 // Defaults returns the hyperparameters and the number of epochs of the
 // default run on a data set: DefaultHyper and 5 epochs on MNIST; on
 // Fashion-MNIST the schedule chosen for it by measurement (README,
 // "Fashion-MNIST").
-func Defaults(dataset string) (Hyper, int) {
-	h := DefaultHyper()
+func Defaults(dataset string) (train.Hyper, int) {
+	h := train.DefaultHyper()
 	if dataset != mnist.Fashion {
 		return h, 5
 	}
@@ -83,27 +84,10 @@ const progressEvery = 100
 // trainPlotImages is how many training images the per-epoch training plot shows.
 const trainPlotImages = 5000
 
-// Metrics is one epoch's row of metrics.csv.
-type Metrics struct {
-	Epoch           int     `json:"epoch"`
-	LR              float64 `json:"lr"`
-	TrainLoss       float64 `json:"train_loss"`
-	SoftmaxLoss     float64 `json:"softmax_loss"`
-	CenterLoss      float64 `json:"center_loss"`
-	TrainAcc        float64 `json:"train_acc"`
-	TestAcc         float64 `json:"test_acc"`
-	TestSoftmax     float64 `json:"test_softmax_loss"`
-	TestCenter      float64 `json:"test_center_loss"`
-	Intra           float64 `json:"intra"`
-	Inter           float64 `json:"inter"`
-	Seconds         float64 `json:"seconds"`
-	ImagesPerSecond float64 `json:"images_per_second"`
-}
-
 var metricsHeader = []string{"epoch", "lr", "train_loss", "softmax_loss", "center_loss", "train_acc",
 	"test_acc", "test_softmax_loss", "test_center_loss", "intra", "inter", "seconds", "images_per_second"}
 
-func (m Metrics) record() []string {
+func record(m train.Metrics) []string {
 	// Shortest exact form, so that a resumed run reads back the same numbers.
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	return []string{strconv.Itoa(m.Epoch), f(m.LR), f(m.TrainLoss), f(m.SoftmaxLoss), f(m.CenterLoss), f(m.TrainAcc),
@@ -112,18 +96,18 @@ func (m Metrics) record() []string {
 
 // Summary is what summary.json holds.
 type Summary struct {
-	Hyper           Hyper     `json:"hyperparameters"`
-	Epochs          int       `json:"epochs"`
-	TrainImages     int       `json:"train_images"`
-	TestImages      int       `json:"test_images"`
-	Final           Metrics   `json:"final"`
-	History         []Metrics `json:"history"`
-	WallSeconds     float64   `json:"wall_seconds"`
-	ImagesPerSecond float64   `json:"images_per_second"`
-	BLAS            string    `json:"blas"`
-	Kernels         string    `json:"kernels"` // what ran the convolutions, PReLUs and poolings
-	Classes         []string  `json:"classes"` // the names of the data set's classes, by label
-	Checkpoint      string    `json:"checkpoint"`
+	Hyper           train.Hyper     `json:"hyperparameters"`
+	Epochs          int             `json:"epochs"`
+	TrainImages     int             `json:"train_images"`
+	TestImages      int             `json:"test_images"`
+	Final           train.Metrics   `json:"final"`
+	History         []train.Metrics `json:"history"`
+	WallSeconds     float64         `json:"wall_seconds"`
+	ImagesPerSecond float64         `json:"images_per_second"`
+	BLAS            string          `json:"blas"`
+	Kernels         string          `json:"kernels"` // what ran the convolutions, PReLUs and poolings
+	Classes         []string        `json:"classes"` // the names of the data set's classes, by label
+	Checkpoint      string          `json:"checkpoint"`
 	// Scores measures the final test features without the
 	// classifier.
 	verify.Scores
@@ -153,21 +137,21 @@ func (o Options) Validate() error {
 	// Check each hyperparameter alone so that the error names its field.
 	for _, f := range []struct {
 		field string
-		set   func(*Hyper)
+		set   func(*train.Hyper)
 	}{
-		{"Batch", func(h *Hyper) { h.Batch = o.Batch }},
-		{"LR", func(h *Hyper) { h.LR = o.LR }},
-		{"LRSteps", func(h *Hyper) { h.LRSteps = o.LRSteps }},
-		{"LRGamma", func(h *Hyper) { h.LRGamma = o.LRGamma }},
-		{"Momentum", func(h *Hyper) { h.Momentum = o.Momentum }},
-		{"WeightDecay", func(h *Hyper) { h.WeightDecay = o.WeightDecay }},
-		{"Lambda", func(h *Hyper) { h.Lambda = o.Lambda }},
-		{"Alpha", func(h *Hyper) { h.Alpha = o.Alpha }},
-		{"Dim", func(h *Hyper) { h.Dim = o.Dim }},
-		{"Shift", func(h *Hyper) { h.Shift = o.Shift }},
-		{"Flip", func(h *Hyper) { h.Flip = o.Flip }},
+		{"Batch", func(h *train.Hyper) { h.Batch = o.Batch }},
+		{"LR", func(h *train.Hyper) { h.LR = o.LR }},
+		{"LRSteps", func(h *train.Hyper) { h.LRSteps = o.LRSteps }},
+		{"LRGamma", func(h *train.Hyper) { h.LRGamma = o.LRGamma }},
+		{"Momentum", func(h *train.Hyper) { h.Momentum = o.Momentum }},
+		{"WeightDecay", func(h *train.Hyper) { h.WeightDecay = o.WeightDecay }},
+		{"Lambda", func(h *train.Hyper) { h.Lambda = o.Lambda }},
+		{"Alpha", func(h *train.Hyper) { h.Alpha = o.Alpha }},
+		{"Dim", func(h *train.Hyper) { h.Dim = o.Dim }},
+		{"Shift", func(h *train.Hyper) { h.Shift = o.Shift }},
+		{"Flip", func(h *train.Hyper) { h.Flip = o.Flip }},
 	} {
-		h := DefaultHyper()
+		h := train.DefaultHyper()
 		f.set(&h)
 		if err := h.Validate(); err != nil {
 			return &UsageError{Option: f.field, Err: err}
@@ -271,8 +255,8 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 	impl := blas.Default()
 
-	var final EvalResult
-	var t *Trainer
+	var final train.EvalResult
+	var t *train.Trainer
 	var err error
 	if o.Precision == "" {
 		o.Precision = graph.F32
@@ -280,12 +264,12 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if o.Resume != "" {
 		// The checkpoint brings every hyperparameter but the precision.
 		precision := o.Precision
-		if t, err = LoadCheckpoint(o.Resume, func(h *Hyper) { h.Precision = precision }); err != nil {
+		if t, err = train.LoadCheckpoint(o.Resume, func(h *train.Hyper) { h.Precision = precision }); err != nil {
 			return nil, err
 		}
 		o.Hyper = t.Hyper
 		fmt.Fprintf(logw, "resuming from %s at epoch %d, step %d\n", o.Resume, t.Epoch, t.Step)
-	} else if t, err = NewTrainer(o.Hyper, tensor.Float32); err != nil {
+	} else if t, err = train.NewTrainer(o.Hyper, tensor.Float32); err != nil {
 		return nil, err
 	}
 	defer t.Close()
@@ -332,15 +316,15 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	checkpoint := filepath.Join(o.Out, CheckpointFile)
 	trainImages, trainSecs := 0, 0.0
 	plotSet := trainSet.Head(trainPlotImages)
-	var hooks Hooks
+	var hooks train.Hooks
 	if o.Progress != nil {
-		hooks.Progress = Progress(o.Progress, t.Batch, progressEvery)
+		hooks.Progress = train.Progress(o.Progress, t.Batch, progressEvery)
 	}
 	// The run's outputs, after every epoch: metrics.csv, the curves, the
 	// checkpoint, the feature plots, the log line; after the last, the
 	// final exports.
 	replace := o.Overwrite && o.Resume == ""
-	hooks.Epoch = func(r EpochReport) error {
+	hooks.Epoch = func(r train.EpochReport) error {
 		if replace {
 			if err := clearOut(o.Out); err != nil {
 				return err
@@ -361,7 +345,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		if err := writeFile(filepath.Join(o.Out, CurvesFile), curves); err != nil {
 			return err
 		}
-		if err := SaveCheckpoint(checkpoint, t); err != nil {
+		if err := train.SaveCheckpoint(checkpoint, t); err != nil {
 			return err
 		}
 		tr, err := t.Evaluate(plotSet)
@@ -380,8 +364,8 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		return nil
 	}
 	if err := t.Fit(ctx, trainSet, testSet, o.Epochs, hooks); err != nil {
-		if errors.Is(err, ErrInterrupted) {
-			if serr := SaveCheckpoint(checkpoint, t); serr != nil {
+		if errors.Is(err, train.ErrInterrupted) {
+			if serr := train.SaveCheckpoint(checkpoint, t); serr != nil {
 				return nil, errors.Join(err, serr)
 			}
 			return nil, &InterruptedError{Checkpoint: checkpoint, Epoch: t.Epoch + 1, Step: t.Step}
@@ -414,7 +398,7 @@ func (e *InterruptedError) Error() string {
 }
 
 // Unwrap makes errors.Is(err, ErrInterrupted) true.
-func (e *InterruptedError) Unwrap() error { return ErrInterrupted }
+func (e *InterruptedError) Unwrap() error { return train.ErrInterrupted }
 
 // UsageError is an option out of range, or one that does not fit the data
 // or the checkpoint; the trainer reports it as bad usage, naming its flag.
@@ -464,8 +448,8 @@ func loadSet(dir, dataset, set string, limit int) (*mnist.Dataset, error) {
 // Evaluate loads a checkpoint, evaluates it on the test set, scores its
 // test features as a run's summary does and writes the test-feature plot
 // into o.Out. Only DataDir, TestLimit, Out and Precision of o are used.
-func Evaluate(o Options, checkpoint string) (EvalResult, verify.Scores, error) {
-	var r EvalResult
+func Evaluate(o Options, checkpoint string) (train.EvalResult, verify.Scores, error) {
+	var r train.EvalResult
 	var fs verify.Scores
 	if o.Out == "" {
 		return r, fs, &UsageError{Option: "Out", Err: errors.New("an output folder is needed")}
@@ -473,7 +457,7 @@ func Evaluate(o Options, checkpoint string) (EvalResult, verify.Scores, error) {
 	if err := prepareOut(o.Out); err != nil {
 		return r, fs, err
 	}
-	t, err := LoadCheckpoint(checkpoint, func(h *Hyper) { h.Precision = o.Precision })
+	t, err := train.LoadCheckpoint(checkpoint, func(h *train.Hyper) { h.Precision = o.Precision })
 	if err != nil {
 		return r, fs, err
 	}
@@ -508,7 +492,7 @@ func Evaluate(o Options, checkpoint string) (EvalResult, verify.Scores, error) {
 // outputs writes the per-epoch and final files of a run.
 type outputs struct {
 	dir     string
-	hyper   Hyper
+	hyper   train.Hyper
 	classes []string // the class names of the plots
 	frames  []frame
 }
@@ -521,19 +505,19 @@ type frame struct {
 	labels []int
 }
 
-func (o *outputs) epoch(t *Trainer, m Metrics, test *mnist.Dataset, ev EvalResult, train *mnist.Dataset, tr EvalResult) error {
+func (o *outputs) epoch(t *train.Trainer, m train.Metrics, test *mnist.Dataset, ev train.EvalResult, trainSet *mnist.Dataset, tr train.EvalResult) error {
 	centers := centerValues(t)
 	title := func(set string, acc float64) string {
 		return fmt.Sprintf("%s · epoch %d · λ=%g · α=%g · test acc %.2f%%", set, m.Epoch, o.hyper.Lambda, o.hyper.Alpha, 100*acc)
 	}
 	for _, p := range []struct {
 		name   string
-		r      EvalResult
+		r      train.EvalResult
 		labels []int
 		title  string
 	}{
 		{fmt.Sprintf("test_epoch_%03d.png", m.Epoch), ev, test.Labels, title("test", m.TestAcc)},
-		{fmt.Sprintf("train_epoch_%03d.png", m.Epoch), tr, train.Labels, title(fmt.Sprintf("train (first %d)", train.N), m.TestAcc)},
+		{fmt.Sprintf("train_epoch_%03d.png", m.Epoch), tr, trainSet.Labels, title(fmt.Sprintf("train (first %d)", trainSet.N), m.TestAcc)},
 	} {
 		png, _, err := plots.Features(p.r.Features, p.labels, centers, t.Dim, plots.Options{Title: p.title, Classes: o.classes})
 		if err != nil {
@@ -576,7 +560,7 @@ func (o *outputs) animate() error {
 	return writeFile(filepath.Join(o.dir, AnimationFile), buf.Bytes())
 }
 
-func (o *outputs) final(test *mnist.Dataset, ev EvalResult) error {
+func (o *outputs) final(test *mnist.Dataset, ev train.EvalResult) error {
 	dim := len(ev.Features) / test.N
 	if err := WriteFeaturesCSV(filepath.Join(o.dir, FeaturesCSV), ev.Features, test.Labels, dim); err != nil {
 		return err
@@ -584,7 +568,7 @@ func (o *outputs) final(test *mnist.Dataset, ev EvalResult) error {
 	return WriteFeaturesNPY(filepath.Join(o.dir, FeaturesNPY), filepath.Join(o.dir, LabelsNPY), ev.Features, test.Labels, dim)
 }
 
-func centerValues(t *Trainer) []float64 { return values(t.Centers.Tensor()) }
+func centerValues(t *train.Trainer) []float64 { return t.Centers.Values() }
 
 // writeFile replaces path atomically with data, naming path on error.
 func writeFile(path string, data []byte) error {
@@ -601,7 +585,7 @@ func writeFile(path string, data []byte) error {
 // readMetrics returns the rows of an earlier run's metrics.csv up to epoch
 // upTo, so that a resumed run continues the file; none when it is absent or
 // upTo is 0.
-func readMetrics(path string, upTo int) ([]Metrics, error) {
+func readMetrics(path string, upTo int) ([]train.Metrics, error) {
 	if upTo == 0 {
 		return nil, nil
 	}
@@ -617,7 +601,7 @@ func readMetrics(path string, upTo int) ([]Metrics, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	var out []Metrics
+	var out []train.Metrics
 	for i, row := range rows {
 		if i == 0 {
 			continue
@@ -633,8 +617,8 @@ func readMetrics(path string, upTo int) ([]Metrics, error) {
 	return out, nil
 }
 
-func parseMetrics(row []string) (Metrics, error) {
-	var m Metrics
+func parseMetrics(row []string) (train.Metrics, error) {
+	var m train.Metrics
 	if len(row) != len(metricsHeader) {
 		return m, fmt.Errorf("%d columns, want %d", len(row), len(metricsHeader))
 	}
@@ -653,12 +637,12 @@ func parseMetrics(row []string) (Metrics, error) {
 }
 
 // writeMetrics rewrites metrics.csv atomically with every epoch so far.
-func writeMetrics(path string, history []Metrics) error {
+func writeMetrics(path string, history []train.Metrics) error {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
 	_ = w.Write(metricsHeader)
 	for _, m := range history {
-		_ = w.Write(m.record())
+		_ = w.Write(record(m))
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {
