@@ -255,7 +255,6 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 	impl := blas.Default()
 
-	var final train.EvalResult
 	var t *train.Trainer
 	var err error
 	if o.Precision == "" {
@@ -312,10 +311,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &outputs{dir: o.Out, hyper: o.Hyper, classes: classes}
 	checkpoint := filepath.Join(o.Out, CheckpointFile)
-	trainImages, trainSecs := 0, 0.0
-	plotSet := trainSet.Head(trainPlotImages)
 	var hooks train.Hooks
 	if o.Progress != nil {
 		hooks.Progress = train.Progress(o.Progress, t.Batch, progressEvery)
@@ -323,46 +319,19 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	// The run's outputs, after every epoch: metrics.csv, the curves, the
 	// checkpoint, the feature plots, the log line; after the last, the
 	// final exports.
-	replace := o.Overwrite && o.Resume == ""
-	hooks.Epoch = func(r train.EpochReport) error {
-		if replace {
-			if err := clearOut(o.Out); err != nil {
-				return err
-			}
-			replace = false
-		}
-		m := r.Metrics
-		trainImages += r.Train.Images
-		trainSecs += r.TrainSeconds
-		history = append(history, m)
-		if err := writeMetrics(filepath.Join(o.Out, MetricsFile), history); err != nil {
-			return err
-		}
-		curves, err := CurvesPlot(history)
-		if err != nil {
-			return err
-		}
-		if err := writeFile(filepath.Join(o.Out, CurvesFile), curves); err != nil {
-			return err
-		}
-		if err := train.SaveCheckpoint(checkpoint, t); err != nil {
-			return err
-		}
-		tr, err := t.Evaluate(plotSet)
-		if err != nil {
-			return err
-		}
-		if err := out.epoch(t, m, testSet, r.Test, plotSet, tr); err != nil {
-			return err
-		}
-		fmt.Fprintf(logw, "epoch %d/%d  loss %.4f (softmax %.4f, center %.4f)  train acc %.4f  test acc %.4f  intra %.3f  inter %.3f  lr %g  %.0fs  %.0f img/s\n",
-			m.Epoch, o.Epochs, m.TrainLoss, m.SoftmaxLoss, m.CenterLoss, m.TrainAcc, m.TestAcc, m.Intra, m.Inter, m.LR, m.Seconds, m.ImagesPerSecond)
-		if m.Epoch == o.Epochs {
-			final = r.Test
-			return out.final(testSet, r.Test)
-		}
-		return nil
+	var outs []Output
+	if o.Overwrite && o.Resume == "" {
+		outs = append(outs, replaceRun(o.Out))
 	}
+	hist := &History{Metrics: history}
+	outs = append(outs, hist.Record,
+		MetricsCSV(filepath.Join(o.Out, MetricsFile), hist),
+		Curves(filepath.Join(o.Out, CurvesFile), hist),
+		Checkpointer(checkpoint, t),
+		FeaturePlots(o.Out, t, testSet, trainSet.Head(trainPlotImages), classes),
+		LogLine(logw, o.Epochs),
+		Exports(o.Out, testSet, o.Epochs))
+	hooks.Epoch = Outputs(outs...)
 	if err := t.Fit(ctx, trainSet, testSet, o.Epochs, hooks); err != nil {
 		if errors.Is(err, train.ErrInterrupted) {
 			if serr := train.SaveCheckpoint(checkpoint, t); serr != nil {
@@ -374,10 +343,10 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 	s := &Summary{
 		Hyper: o.Hyper, Epochs: o.Epochs, TrainImages: trainSet.N, TestImages: testSet.N,
-		Final: history[len(history)-1], History: history, WallSeconds: time.Since(start).Seconds(),
-		ImagesPerSecond: float64(trainImages) / trainSecs, BLAS: impl.Name(), Kernels: t.Net.Kernels(), Classes: classes, Checkpoint: checkpoint,
+		Final: hist.Metrics[len(hist.Metrics)-1], History: hist.Metrics, WallSeconds: time.Since(start).Seconds(),
+		ImagesPerSecond: float64(hist.Images) / hist.TrainSeconds, BLAS: impl.Name(), Kernels: t.Net.Kernels(), Classes: classes, Checkpoint: checkpoint,
 	}
-	if s.Scores, err = verify.Score(final.Features, final.Predicted, testSet.Labels, centerValues(t), t.Dim); err != nil {
+	if s.Scores, err = verify.Score(hist.Test.Features, hist.Test.Predicted, testSet.Labels, centerValues(t), t.Dim); err != nil {
 		return nil, err
 	}
 	fmt.Fprint(logw, s.Scores)
@@ -487,85 +456,6 @@ func Evaluate(o Options, checkpoint string) (train.EvalResult, verify.Scores, er
 		return r, fs, err
 	}
 	return r, fs, nil
-}
-
-// outputs writes the per-epoch and final files of a run.
-type outputs struct {
-	dir     string
-	hyper   train.Hyper
-	classes []string // the class names of the plots
-	frames  []frame
-}
-
-// frame is one epoch's test features, kept to redraw the animation with
-// axes that fit every epoch.
-type frame struct {
-	title  string
-	fx, cx []float64 // 2-D projections of the features and the centers
-	labels []int
-}
-
-func (o *outputs) epoch(t *train.Trainer, m train.Metrics, test *mnist.Dataset, ev train.EvalResult, trainSet *mnist.Dataset, tr train.EvalResult) error {
-	centers := centerValues(t)
-	title := func(set string, acc float64) string {
-		return fmt.Sprintf("%s · epoch %d · λ=%g · α=%g · test acc %.2f%%", set, m.Epoch, o.hyper.Lambda, o.hyper.Alpha, 100*acc)
-	}
-	for _, p := range []struct {
-		name   string
-		r      train.EvalResult
-		labels []int
-		title  string
-	}{
-		{fmt.Sprintf("test_epoch_%03d.png", m.Epoch), ev, test.Labels, title("test", m.TestAcc)},
-		{fmt.Sprintf("train_epoch_%03d.png", m.Epoch), tr, trainSet.Labels, title(fmt.Sprintf("train (first %d)", trainSet.N), m.TestAcc)},
-	} {
-		png, _, err := plots.Features(p.r.Features, p.labels, centers, t.Dim, plots.Options{Title: p.title, Classes: o.classes})
-		if err != nil {
-			return err
-		}
-		if err := writeFile(filepath.Join(o.dir, PlotsDir, p.name), png); err != nil {
-			return err
-		}
-	}
-	fx, cx, err := plots.Project2D(ev.Features, centers, test.N, t.Centers.K(), t.Dim)
-	if err != nil {
-		return err
-	}
-	o.frames = append(o.frames, frame{title: title("test", m.TestAcc), fx: fx, cx: cx, labels: test.Labels})
-	return o.animate()
-}
-
-// animate redraws every frame with one set of axes and writes the GIF.
-func (o *outputs) animate() error {
-	// Fixed axes that hold every frame's points; computed from the data, so
-	// that no frame is drawn twice.
-	bounds := plots.DataBounds(o.frames[0].fx, o.frames[0].cx)
-	for _, f := range o.frames[1:] {
-		bounds = bounds.Union(plots.DataBounds(f.fx, f.cx))
-	}
-	var a plots.Animation
-	for _, f := range o.frames {
-		png, _, err := plots.Features(f.fx, f.labels, f.cx, 2, plots.Options{Title: f.title, Width: 480, Height: 480, Bounds: &bounds, Classes: o.classes})
-		if err != nil {
-			return err
-		}
-		if err := a.Add(png); err != nil {
-			return err
-		}
-	}
-	var buf bytes.Buffer
-	if err := a.WriteGIF(&buf, 700*time.Millisecond); err != nil {
-		return err
-	}
-	return writeFile(filepath.Join(o.dir, AnimationFile), buf.Bytes())
-}
-
-func (o *outputs) final(test *mnist.Dataset, ev train.EvalResult) error {
-	dim := len(ev.Features) / test.N
-	if err := WriteFeaturesCSV(filepath.Join(o.dir, FeaturesCSV), ev.Features, test.Labels, dim); err != nil {
-		return err
-	}
-	return WriteFeaturesNPY(filepath.Join(o.dir, FeaturesNPY), filepath.Join(o.dir, LabelsNPY), ev.Features, test.Labels, dim)
 }
 
 func centerValues(t *train.Trainer) []float64 { return t.Centers.Values() }
