@@ -12,6 +12,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+
+	"gonum.org/v1/gonum/floats"
 )
 
 // Pair is two images of a data set, by index, and whether they show the
@@ -113,18 +115,9 @@ func CosineScores(features []float64, dim int, pairs []Pair) []float64 {
 func DistanceScores(features []float64, dim int, pairs []Pair) []float64 {
 	scores := make([]float64, len(pairs))
 	for i, p := range pairs {
-		scores[i] = -math.Sqrt(sqDist(features[p.A*dim:(p.A+1)*dim], features[p.B*dim:(p.B+1)*dim]))
+		scores[i] = -floats.Distance(features[p.A*dim:(p.A+1)*dim], features[p.B*dim:(p.B+1)*dim], 2)
 	}
 	return scores
-}
-
-// sqDist returns ||a - b||².
-func sqDist(a, b []float64) float64 {
-	var d float64
-	for j, v := range a {
-		d += (v - b[j]) * (v - b[j])
-	}
-	return d
 }
 
 // Result is how well a similarity score tells same pairs from
@@ -357,7 +350,7 @@ func NearestCenterAccuracy(features []float64, labels []int, centers []float64, 
 		x := features[i*dim : (i+1)*dim]
 		best, arg := math.Inf(1), -1
 		for c := 0; c < k; c++ {
-			if d := sqDist(x, centers[c*dim:(c+1)*dim]); d < best {
+			if d := floats.Distance(x, centers[c*dim:(c+1)*dim], 2); d < best {
 				best, arg = d, c
 			}
 		}
