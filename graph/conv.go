@@ -2,10 +2,8 @@ package graph
 
 import (
 	"fmt"
-	"hash"
 	"sync"
 
-	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -29,15 +27,18 @@ func Conv2d(x, w, b *G.Node, pad int) (*G.Node, error) {
 // need none, and it would be the costliest product of the first layer),
 // with its working memory in work.
 func conv2d(x, w, b *G.Node, pad int, inputGrad bool, work *convWork) (*G.Node, error) {
-	return G.ApplyOp(&convOp{k: w.Shape()[2], pad: pad, inputGrad: inputGrad, work: work}, x, w, b)
+	c := &conv{k: w.Shape()[2], pad: pad, inputGrad: inputGrad, work: work}
+	return G.ApplyOp(&kernel{name: fmt.Sprintf("Conv2d{k=%d,pad=%d,inputGrad=%t}", c.k, c.pad, c.inputGrad), typ: fnType(4, 4, 1, 4), arity: 3,
+		shape: c.shape, do: c.forward, wrt: []bool{inputGrad, true, true}, diff: c.diff}, x, w, b)
 }
 
-type convOp struct {
-	opBase
+// conv is one convolution layer: its filter size and padding, whether
+// its input has a gradient, and the working memory it shares; its
+// methods are the functions of its kernels.
+type conv struct {
 	k, pad    int
 	inputGrad bool // whether to differentiate with respect to x
 	work      *convWork
-	out       buffer
 }
 
 // convWork is the working memory of the convolutions of one network and
@@ -51,55 +52,30 @@ type convWork struct {
 	cols, parts scratch
 }
 
-func (op *convOp) Arity() int { return 3 }
-func (op *convOp) Type() hm.Type {
-	t := hm.TypeVariable('a')
-	return hm.NewFnType(tensorType(4, t), tensorType(4, t), tensorType(1, t), tensorType(4, t))
-}
-func (op *convOp) String() string {
-	return fmt.Sprintf("Conv2d{k=%d,pad=%d,inputGrad=%t}", op.k, op.pad, op.inputGrad)
-}
-func (op *convOp) WriteHash(h hash.Hash) { writeHash(h, op) }
-func (op *convOp) Hashcode() uint32      { return hashcode(op) }
-func (op *convOp) DiffWRT(int) []bool    { return []bool{op.inputGrad, true, true} }
-
-func (op *convOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	if len(in) != 3 {
-		return nil, fmt.Errorf("%v: expected 3 inputs, got %d", op, len(in))
-	}
-	xs, err := shapeOf(op, in[0])
-	if err != nil {
-		return nil, err
-	}
-	ws, err := shapeOf(op, in[1])
-	if err != nil {
-		return nil, err
-	}
-	g, err := op.geom(xs, ws)
+func (c *conv) shape(op *kernel, in []tensor.Shape) (tensor.Shape, error) {
+	xs, ws := in[0], in[1]
+	g, err := c.geom(op, xs, ws)
 	if err != nil {
 		return nil, err
 	}
 	return tensor.Shape{xs[0], g.co, g.oh, g.ow}, nil
 }
 
-func (op *convOp) geom(xs, ws tensor.Shape) (geom, error) {
+func (c *conv) geom(op *kernel, xs, ws tensor.Shape) (geom, error) {
 	if len(xs) != 4 || len(ws) != 4 {
 		return geom{}, fmt.Errorf("%v: input must be (N,C,H,W) and filter (Co,C,k,k), got %v and %v", op, xs, ws)
 	}
-	if ws[1] != xs[1] || ws[2] != op.k || ws[3] != op.k {
+	if ws[1] != xs[1] || ws[2] != c.k || ws[3] != c.k {
 		return geom{}, fmt.Errorf("%v: filter %v does not fit input %v", op, ws, xs)
 	}
-	g := newGeom(xs[1], xs[2], xs[3], ws[0], op.k, op.pad)
+	g := newGeom(xs[1], xs[2], xs[3], ws[0], c.k, c.pad)
 	if g.oh < 1 || g.ow < 1 {
 		return geom{}, fmt.Errorf("%v: input %v is smaller than the filter", op, xs)
 	}
 	return g, nil
 }
 
-func (op *convOp) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
+func (c *conv) forward(op *kernel, in []G.Value) (G.Value, error) {
 	x, err := dense(op, "input", in[0], 4)
 	if err != nil {
 		return nil, err
@@ -115,7 +91,7 @@ func (op *convOp) Do(in ...G.Value) (G.Value, error) {
 	if err := sameDtype(op, x, w, b); err != nil {
 		return nil, err
 	}
-	g, err := op.geom(x.Shape(), w.Shape())
+	g, err := c.geom(op, x.Shape(), w.Shape())
 	if err != nil {
 		return nil, err
 	}
@@ -124,12 +100,12 @@ func (op *convOp) Do(in ...G.Value) (G.Value, error) {
 	}
 	n := x.Shape()[0]
 	y := op.out.get(x.Dtype(), n, g.co, g.oh, g.ow)
-	op.work.Lock()
-	defer op.work.Unlock()
+	c.work.Lock()
+	defer c.work.Unlock()
 	if x.Dtype() == tensor.Float32 {
-		convForward[float32](g, n, data[float32](x), data[float32](w), data[float32](b), data[float32](y), &op.work.cols)
+		convForward[float32](g, n, data[float32](x), data[float32](w), data[float32](b), data[float32](y), &c.work.cols)
 	} else {
-		convForward[float64](g, n, data[float64](x), data[float64](w), data[float64](b), data[float64](y), &op.work.cols)
+		convForward[float64](g, n, data[float64](x), data[float64](w), data[float64](b), data[float64](y), &c.work.cols)
 	}
 	return y, nil
 }
@@ -192,71 +168,44 @@ func gatherGroup[T Float](g geom, dy, dyg []T, i0, m int) []T {
 	return dyg[:g.co*ld]
 }
 
-func (op *convOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	if len(in) != 3 {
-		return nil, fmt.Errorf("%v: expected 3 inputs, got %d", op, len(in))
-	}
+// diff builds the gradients: dL/dx from (x, w, dy) (x only gives the
+// shape), dL/dw from (x, dy), and dL/db from dy, the sum over images and
+// positions.
+func (c *conv) diff(_ *kernel, in G.Nodes, grad *G.Node) (G.Nodes, error) {
 	x, w := in[0], in[1]
 	var dx *G.Node
-	if op.inputGrad {
+	if c.inputGrad {
 		var err error
-		if dx, err = G.ApplyOp(&convGradInput{k: op.k, pad: op.pad, work: op.work}, x, w, grad); err != nil {
+		if dx, err = G.ApplyOp(&kernel{name: fmt.Sprintf("Conv2dGradInput{k=%d,pad=%d}", c.k, c.pad), typ: fnType(4, 4, 4, 4), arity: 3,
+			shape: shapeOfInput(0), do: c.gradInput}, x, w, grad); err != nil {
 			return nil, err
 		}
 	}
-	dw, err := G.ApplyOp(&convGradFilter{k: op.k, pad: op.pad, work: op.work}, x, grad)
+	dw, err := G.ApplyOp(&kernel{name: fmt.Sprintf("Conv2dGradFilter{k=%d,pad=%d}", c.k, c.pad), typ: fnType(4, 4, 4), arity: 2,
+		shape: c.filterShape, do: c.gradFilter}, x, grad)
 	if err != nil {
 		return nil, err
 	}
-	db, err := G.ApplyOp(&convGradBias{}, grad)
+	db, err := G.ApplyOp(&kernel{name: "Conv2dGradBias", typ: fnType(4, 1), arity: 1, shape: biasShape, do: gradBias}, grad)
 	if err != nil {
 		return nil, err
 	}
 	return G.Nodes{dx, dw, db}, nil
 }
 
-// convGradInput computes dL/dx from (x, w, dy); x only gives the shape.
-type convGradInput struct {
-	opBase
-	k, pad int
-	work   *convWork
-	out    buffer
-}
-
-func (op *convGradInput) Arity() int { return 3 }
-func (op *convGradInput) Type() hm.Type {
-	t := hm.TypeVariable('a')
-	return hm.NewFnType(tensorType(4, t), tensorType(4, t), tensorType(4, t), tensorType(4, t))
-}
-func (op *convGradInput) String() string {
-	return fmt.Sprintf("Conv2dGradInput{k=%d,pad=%d}", op.k, op.pad)
-}
-func (op *convGradInput) WriteHash(h hash.Hash) { writeHash(h, op) }
-func (op *convGradInput) Hashcode() uint32      { return hashcode(op) }
-func (op *convGradInput) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	if len(in) != 3 {
-		return nil, fmt.Errorf("%v: expected 3 inputs, got %d", op, len(in))
-	}
-	s, err := shapeOf(op, in[0])
-	return s.Clone(), err
-}
-
-func (op *convGradInput) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
-	x, w, dy, g, err := convGradArgs(op, op.k, op.pad, in[0], in[1], in[2])
+func (c *conv) gradInput(op *kernel, in []G.Value) (G.Value, error) {
+	x, w, dy, g, err := convGradArgs(op, c.k, c.pad, in[0], in[1], in[2])
 	if err != nil {
 		return nil, err
 	}
 	n := x.Shape()[0]
 	dx := op.out.get(x.Dtype(), x.Shape()...)
-	op.work.Lock()
-	defer op.work.Unlock()
+	c.work.Lock()
+	defer c.work.Unlock()
 	if x.Dtype() == tensor.Float32 {
-		convBackwardData[float32](g, n, data[float32](w), data[float32](dy), data[float32](dx), &op.work.cols)
+		convBackwardData[float32](g, n, data[float32](w), data[float32](dy), data[float32](dx), &c.work.cols)
 	} else {
-		convBackwardData[float64](g, n, data[float64](w), data[float64](dy), data[float64](dx), &op.work.cols)
+		convBackwardData[float64](g, n, data[float64](w), data[float64](dy), data[float64](dx), &c.work.cols)
 	}
 	return dx, nil
 }
@@ -307,46 +256,15 @@ func convGradArgs(op fmt.Stringer, k, pad int, xv, wv, dyv G.Value) (x, w, dy *t
 	return
 }
 
-// convGradFilter computes dL/dw from (x, dy).
-type convGradFilter struct {
-	opBase
-	k, pad int
-	work   *convWork
-	out    buffer
-}
-
-func (op *convGradFilter) Arity() int { return 2 }
-func (op *convGradFilter) Type() hm.Type {
-	t := hm.TypeVariable('a')
-	return hm.NewFnType(tensorType(4, t), tensorType(4, t), tensorType(4, t))
-}
-func (op *convGradFilter) String() string {
-	return fmt.Sprintf("Conv2dGradFilter{k=%d,pad=%d}", op.k, op.pad)
-}
-func (op *convGradFilter) WriteHash(h hash.Hash) { writeHash(h, op) }
-func (op *convGradFilter) Hashcode() uint32      { return hashcode(op) }
-func (op *convGradFilter) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	if len(in) != 2 {
-		return nil, fmt.Errorf("%v: expected 2 inputs, got %d", op, len(in))
-	}
-	xs, err := shapeOf(op, in[0])
-	if err != nil {
-		return nil, err
-	}
-	dys, err := shapeOf(op, in[1])
-	if err != nil {
-		return nil, err
-	}
+func (c *conv) filterShape(op *kernel, in []tensor.Shape) (tensor.Shape, error) {
+	xs, dys := in[0], in[1]
 	if len(xs) != 4 || len(dys) != 4 {
 		return nil, fmt.Errorf("%v: expected (N,C,H,W) shapes, got %v and %v", op, xs, dys)
 	}
-	return tensor.Shape{dys[1], xs[1], op.k, op.k}, nil
+	return tensor.Shape{dys[1], xs[1], c.k, c.k}, nil
 }
 
-func (op *convGradFilter) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
+func (c *conv) gradFilter(op *kernel, in []G.Value) (G.Value, error) {
 	x, err := dense(op, "input", in[0], 4)
 	if err != nil {
 		return nil, err
@@ -359,17 +277,17 @@ func (op *convGradFilter) Do(in ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	xs := x.Shape()
-	g := newGeom(xs[1], xs[2], xs[3], dy.Shape()[1], op.k, op.pad)
+	g := newGeom(xs[1], xs[2], xs[3], dy.Shape()[1], c.k, c.pad)
 	if !dy.Shape().Eq(tensor.Shape{xs[0], g.co, g.oh, g.ow}) {
 		return nil, fmt.Errorf("%v: output gradient has shape %v, want %v", op, dy.Shape(), tensor.Shape{xs[0], g.co, g.oh, g.ow})
 	}
 	dw := op.out.get(x.Dtype(), g.co, g.c, g.k, g.k)
-	op.work.Lock()
-	defer op.work.Unlock()
+	c.work.Lock()
+	defer c.work.Unlock()
 	if x.Dtype() == tensor.Float32 {
-		convBackwardFilter[float32](g, xs[0], data[float32](x), data[float32](dy), data[float32](dw), &op.work.cols, &op.work.parts)
+		convBackwardFilter[float32](g, xs[0], data[float32](x), data[float32](dy), data[float32](dw), &c.work.cols, &c.work.parts)
 	} else {
-		convBackwardFilter[float64](g, xs[0], data[float64](x), data[float64](dy), data[float64](dw), &op.work.cols, &op.work.parts)
+		convBackwardFilter[float64](g, xs[0], data[float64](x), data[float64](dy), data[float64](dw), &c.work.cols, &c.work.parts)
 	}
 	return dw, nil
 }
@@ -401,38 +319,14 @@ func convBackwardFilter[T Float](g geom, n int, x, dy, dw []T, s, ps *scratch) {
 	}
 }
 
-// convGradBias computes dL/db from dy: the sum over images and positions.
-type convGradBias struct {
-	opBase
-	out buffer
+func biasShape(op *kernel, in []tensor.Shape) (tensor.Shape, error) {
+	if len(in[0]) != 4 {
+		return nil, fmt.Errorf("%v: expected (N,C,H,W), got %v", op, in[0])
+	}
+	return tensor.Shape{in[0][1]}, nil
 }
 
-func (op *convGradBias) Arity() int { return 1 }
-func (op *convGradBias) Type() hm.Type {
-	t := hm.TypeVariable('a')
-	return hm.NewFnType(tensorType(4, t), tensorType(1, t))
-}
-func (op *convGradBias) String() string        { return "Conv2dGradBias" }
-func (op *convGradBias) WriteHash(h hash.Hash) { writeHash(h, op) }
-func (op *convGradBias) Hashcode() uint32      { return hashcode(op) }
-func (op *convGradBias) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	if len(in) != 1 {
-		return nil, fmt.Errorf("%v: expected 1 input, got %d", op, len(in))
-	}
-	s, err := shapeOf(op, in[0])
-	if err != nil {
-		return nil, err
-	}
-	if len(s) != 4 {
-		return nil, fmt.Errorf("%v: expected (N,C,H,W), got %v", op, s)
-	}
-	return tensor.Shape{s[1]}, nil
-}
-
-func (op *convGradBias) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
+func gradBias(op *kernel, in []G.Value) (G.Value, error) {
 	dy, err := dense(op, "output gradient", in[0], 4)
 	if err != nil {
 		return nil, err

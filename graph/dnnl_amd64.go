@@ -5,11 +5,9 @@ package graph
 import (
 	"errors"
 	"fmt"
-	"hash"
 	"slices"
 	"strings"
 
-	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
@@ -615,68 +613,33 @@ func (p *dnnlPlan) layers() layers {
 	}
 }
 
-// dnnlOp is a gorgonia op that runs oneDNN primitives: a name, the shapes
-// of its inputs and output, and the function that fills its output.
-type dnnlOp struct {
-	opBase
-	name string
-	in   []tensor.Shape
-	out  tensor.Shape
-	run  func(in [][]float32, out []float32) error
-	diff func(in G.Nodes, grad *G.Node) (G.Nodes, error) // nil: no gradient
-	wrt  []bool
-	buf  buffer
-}
-
-func (op *dnnlOp) Arity() int { return len(op.in) }
-func (op *dnnlOp) Type() hm.Type {
-	t := hm.TypeVariable('a')
-	ts := make([]hm.Type, 0, len(op.in)+1)
-	for _, s := range op.in {
-		ts = append(ts, tensorType(len(s), t))
+// dnnlKernel is a kernel that runs oneDNN primitives: its inputs and
+// output are float32 tensors of the plan's fixed shapes, and run fills the
+// output from the inputs.
+func dnnlKernel(name string, in []tensor.Shape, out tensor.Shape, run func(in [][]float32, out []float32) error) *kernel {
+	ranks := make([]int, 0, len(in)+1)
+	for _, s := range in {
+		ranks = append(ranks, len(s))
 	}
-	return hm.NewFnType(append(ts, tensorType(len(op.out), t))...)
-}
-func (op *dnnlOp) String() string        { return fmt.Sprintf("%s%v", op.name, op.in) }
-func (op *dnnlOp) WriteHash(h hash.Hash) { writeHash(h, op) }
-func (op *dnnlOp) Hashcode() uint32      { return hashcode(op) }
-func (op *dnnlOp) DiffWRT(n int) []bool {
-	if op.wrt == nil {
-		return make([]bool, n)
+	return &kernel{
+		name: fmt.Sprintf("%s%v", name, in), typ: fnType(append(ranks, len(out))...), arity: len(in),
+		shape: func(*kernel, []tensor.Shape) (tensor.Shape, error) { return out.Clone(), nil },
+		do: func(op *kernel, vs []G.Value) (G.Value, error) {
+			xs := make([][]float32, len(vs))
+			for i, v := range vs {
+				t, ok := v.(*tensor.Dense)
+				if !ok || t.Dtype() != tensor.Float32 || !t.Shape().Eq(in[i]) {
+					return nil, fmt.Errorf("%v: input %d is %v, want a float32 tensor of shape %v", op, i, describeValue(v), in[i])
+				}
+				xs[i] = t.Float32s()
+			}
+			y := op.out.get(tensor.Float32, out...)
+			if err := run(xs, y.Float32s()); err != nil {
+				return nil, fmt.Errorf("%v: %w", op, err)
+			}
+			return y, nil
+		},
 	}
-	return op.wrt
-}
-func (op *dnnlOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	if len(in) != len(op.in) {
-		return nil, fmt.Errorf("%v: expected %d inputs, got %d", op, len(op.in), len(in))
-	}
-	return op.out.Clone(), nil
-}
-
-func (op *dnnlOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	if op.diff == nil {
-		return nil, fmt.Errorf("%v has no gradient", op)
-	}
-	return op.diff(in, grad)
-}
-
-func (op *dnnlOp) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
-	xs := make([][]float32, len(in))
-	for i, v := range in {
-		t, ok := v.(*tensor.Dense)
-		if !ok || t.Dtype() != tensor.Float32 || !t.Shape().Eq(op.in[i]) {
-			return nil, fmt.Errorf("%v: input %d is %v, want a float32 tensor of shape %v", op, i, describeValue(v), op.in[i])
-		}
-		xs[i] = t.Float32s()
-	}
-	y := op.buf.get(tensor.Float32, op.out...)
-	if err := op.run(xs, y.Float32s()); err != nil {
-		return nil, fmt.Errorf("%v: %w", op, err)
-	}
-	return y, nil
 }
 
 func describeValue(v G.Value) string {
@@ -686,48 +649,39 @@ func describeValue(v G.Value) string {
 	return fmt.Sprintf("%T", v)
 }
 
-func apply(op *dnnlOp, in ...*G.Node) (*G.Node, error) { return G.ApplyOp(op, in...) }
+func apply(op *kernel, in ...*G.Node) (*G.Node, error) { return G.ApplyOp(op, in...) }
 
 func (c *dnnlConv) apply(x, w, b *G.Node) (*G.Node, error) {
 	first := c.bwdData == nil
-	fwd := &dnnlOp{
-		name: "oneDNN.Conv2d", in: []tensor.Shape{c.in, c.w, {c.w[0]}}, out: c.out,
-		wrt: []bool{!first, true, true},
-		run: func(in [][]float32, y []float32) error {
-			return c.fwd.run(onednn.F32(onednn.ArgSrc, in[0]), onednn.F32(onednn.ArgWeights, in[1]),
-				onednn.F32(onednn.ArgBias, in[2]), onednn.F32(onednn.ArgDst, y))
-		},
-	}
-	fwd.diff = func(in G.Nodes, grad *G.Node) (G.Nodes, error) {
+	fwd := dnnlKernel("oneDNN.Conv2d", []tensor.Shape{c.in, c.w, {c.w[0]}}, c.out, func(in [][]float32, y []float32) error {
+		return c.fwd.run(onednn.F32(onednn.ArgSrc, in[0]), onednn.F32(onednn.ArgWeights, in[1]),
+			onednn.F32(onednn.ArgBias, in[2]), onednn.F32(onednn.ArgDst, y))
+	})
+	fwd.wrt = []bool{!first, true, true}
+	fwd.diff = func(_ *kernel, in G.Nodes, grad *G.Node) (G.Nodes, error) {
 		var dx *G.Node
 		if !first {
 			var err error
-			if dx, err = apply(&dnnlOp{
-				name: "oneDNN.Conv2dGradInput", in: []tensor.Shape{c.w, c.out}, out: c.in,
-				run: func(in [][]float32, dx []float32) error {
-					return c.bwdData.run(onednn.F32(onednn.ArgWeights, in[0]), onednn.F32(onednn.ArgDiffDst, in[1]), onednn.F32(onednn.ArgDiffSrc, dx))
-				},
-			}, in[1], grad); err != nil {
+			if dx, err = apply(dnnlKernel("oneDNN.Conv2dGradInput", []tensor.Shape{c.w, c.out}, c.in, func(in [][]float32, dx []float32) error {
+				return c.bwdData.run(onednn.F32(onednn.ArgWeights, in[0]), onednn.F32(onednn.ArgDiffDst, in[1]), onednn.F32(onednn.ArgDiffSrc, dx))
+			}), in[1], grad); err != nil {
 				return nil, err
 			}
 		}
-		dw, err := apply(&dnnlOp{
-			name: "oneDNN.Conv2dGradFilter", in: []tensor.Shape{c.in, c.out}, out: c.w,
-			run: func(in [][]float32, dw []float32) error {
-				// One primitive computes both gradients; the bias's waits in
-				// c.db for the op below.
-				return c.bwdW.run(onednn.F32(onednn.ArgSrc, in[0]), onednn.F32(onednn.ArgDiffDst, in[1]),
-					onednn.F32(onednn.ArgDiffWeights, dw), onednn.F32(onednn.ArgDiffBias, c.db))
-			},
-		}, in[0], grad)
+		dw, err := apply(dnnlKernel("oneDNN.Conv2dGradFilter", []tensor.Shape{c.in, c.out}, c.w, func(in [][]float32, dw []float32) error {
+			// One primitive computes both gradients; the bias's waits in
+			// c.db for the op below.
+			return c.bwdW.run(onednn.F32(onednn.ArgSrc, in[0]), onednn.F32(onednn.ArgDiffDst, in[1]),
+				onednn.F32(onednn.ArgDiffWeights, dw), onednn.F32(onednn.ArgDiffBias, c.db))
+		}), in[0], grad)
 		if err != nil {
 			return nil, err
 		}
 		// Taking dw as its input orders this op after the one that fills c.db.
-		db, err := apply(&dnnlOp{
-			name: "oneDNN.Conv2dGradBias", in: []tensor.Shape{c.w}, out: tensor.Shape{c.w[0]},
-			run: func(_ [][]float32, db []float32) error { copy(db, c.db); return nil },
-		}, dw)
+		db, err := apply(dnnlKernel("oneDNN.Conv2dGradBias", []tensor.Shape{c.w}, tensor.Shape{c.w[0]}, func(_ [][]float32, db []float32) error {
+			copy(db, c.db)
+			return nil
+		}), dw)
 		if err != nil {
 			return nil, err
 		}
@@ -738,28 +692,23 @@ func (c *dnnlConv) apply(x, w, b *G.Node) (*G.Node, error) {
 
 func (pr *dnnlPReLU) apply(x, a *G.Node) (*G.Node, error) {
 	c := pr.shape[1]
-	fwd := &dnnlOp{
-		name: "oneDNN.PReLU", in: []tensor.Shape{pr.shape, {c}}, out: pr.shape, wrt: []bool{true, true},
-		run: func(in [][]float32, y []float32) error {
-			return pr.fwd.run(onednn.F32(onednn.ArgSrc, in[0]), onednn.F32(onednn.ArgWeights, in[1]), onednn.F32(onednn.ArgDst, y))
-		},
-	}
-	fwd.diff = func(in G.Nodes, grad *G.Node) (G.Nodes, error) {
-		dx, err := apply(&dnnlOp{
-			name: "oneDNN.PReLUGrad", in: []tensor.Shape{pr.shape, {c}, pr.shape}, out: pr.shape,
-			run: func(in [][]float32, dx []float32) error {
-				return pr.bwd.run(onednn.F32(onednn.ArgSrc, in[0]), onednn.F32(onednn.ArgWeights, in[1]),
-					onednn.F32(onednn.ArgDiffDst, in[2]), onednn.F32(onednn.ArgDiffSrc, dx), onednn.F32(onednn.ArgDiffWeights, pr.da))
-			},
-		}, in[0], in[1], grad)
+	fwd := dnnlKernel("oneDNN.PReLU", []tensor.Shape{pr.shape, {c}}, pr.shape, func(in [][]float32, y []float32) error {
+		return pr.fwd.run(onednn.F32(onednn.ArgSrc, in[0]), onednn.F32(onednn.ArgWeights, in[1]), onednn.F32(onednn.ArgDst, y))
+	})
+	fwd.wrt = []bool{true, true}
+	fwd.diff = func(_ *kernel, in G.Nodes, grad *G.Node) (G.Nodes, error) {
+		dx, err := apply(dnnlKernel("oneDNN.PReLUGrad", []tensor.Shape{pr.shape, {c}, pr.shape}, pr.shape, func(in [][]float32, dx []float32) error {
+			return pr.bwd.run(onednn.F32(onednn.ArgSrc, in[0]), onednn.F32(onednn.ArgWeights, in[1]),
+				onednn.F32(onednn.ArgDiffDst, in[2]), onednn.F32(onednn.ArgDiffSrc, dx), onednn.F32(onednn.ArgDiffWeights, pr.da))
+		}), in[0], in[1], grad)
 		if err != nil {
 			return nil, err
 		}
 		// Taking dx as its input orders this op after the one that fills pr.da.
-		da, err := apply(&dnnlOp{
-			name: "oneDNN.PReLUGradSlope", in: []tensor.Shape{pr.shape}, out: tensor.Shape{c},
-			run: func(_ [][]float32, da []float32) error { copy(da, pr.da); return nil },
-		}, dx)
+		da, err := apply(dnnlKernel("oneDNN.PReLUGradSlope", []tensor.Shape{pr.shape}, tensor.Shape{c}, func(_ [][]float32, da []float32) error {
+			copy(da, pr.da)
+			return nil
+		}), dx)
 		if err != nil {
 			return nil, err
 		}
@@ -769,22 +718,17 @@ func (pr *dnnlPReLU) apply(x, a *G.Node) (*G.Node, error) {
 }
 
 func (pl *dnnlPool) apply(x *G.Node) (*G.Node, error) {
-	fwd := &dnnlOp{
-		name: "oneDNN.MaxPool2x2", in: []tensor.Shape{pl.in}, out: pl.out, wrt: []bool{true},
-		run: func(in [][]float32, y []float32) error {
-			return pl.fwd.run(onednn.F32(onednn.ArgSrc, in[0]), onednn.F32(onednn.ArgDst, y), onednn.Bytes(onednn.ArgWorkspace, pl.ws))
-		},
-	}
+	fwd := dnnlKernel("oneDNN.MaxPool2x2", []tensor.Shape{pl.in}, pl.out, func(in [][]float32, y []float32) error {
+		return pl.fwd.run(onednn.F32(onednn.ArgSrc, in[0]), onednn.F32(onednn.ArgDst, y), onednn.Bytes(onednn.ArgWorkspace, pl.ws))
+	})
+	fwd.wrt = []bool{true}
 	var y *G.Node
-	fwd.diff = func(_ G.Nodes, grad *G.Node) (G.Nodes, error) {
+	fwd.diff = func(_ *kernel, _ G.Nodes, grad *G.Node) (G.Nodes, error) {
 		// Taking y as its input orders this op after the forward pass that
 		// wrote the workspace.
-		dx, err := apply(&dnnlOp{
-			name: "oneDNN.MaxPool2x2Grad", in: []tensor.Shape{pl.out, pl.out}, out: pl.in,
-			run: func(in [][]float32, dx []float32) error {
-				return pl.bwd.run(onednn.F32(onednn.ArgDiffDst, in[1]), onednn.Bytes(onednn.ArgWorkspace, pl.ws), onednn.F32(onednn.ArgDiffSrc, dx))
-			},
-		}, y, grad)
+		dx, err := apply(dnnlKernel("oneDNN.MaxPool2x2Grad", []tensor.Shape{pl.out, pl.out}, pl.in, func(in [][]float32, dx []float32) error {
+			return pl.bwd.run(onednn.F32(onednn.ArgDiffDst, in[1]), onednn.Bytes(onednn.ArgWorkspace, pl.ws), onednn.F32(onednn.ArgDiffSrc, dx))
+		}), y, grad)
 		return G.Nodes{dx}, err
 	}
 	var err error

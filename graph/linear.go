@@ -2,7 +2,6 @@ package graph
 
 import (
 	"fmt"
-	"hash"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -20,57 +19,24 @@ func Linear(x, w, b *G.Node) (*G.Node, error) {
 	if x.Dims() < 2 {
 		return nil, fmt.Errorf("Linear: input must be (N, ...), got shape %v", x.Shape())
 	}
-	if b == nil {
-		return G.ApplyOp(&linearOp{xDims: x.Dims()}, x, w)
-	}
-	return G.ApplyOp(&linearOp{xDims: x.Dims(), bias: true}, x, w, b)
-}
-
-type linearOp struct {
-	opBase
-	xDims int // rank of x, which the op's type needs
-	bias  bool
-	out   buffer
-}
-
-func (op *linearOp) Arity() int {
-	if op.bias {
-		return 3
-	}
-	return 2
-}
-func (op *linearOp) Type() hm.Type {
 	t := hm.TypeVariable('t')
-	x := tensorType(op.xDims, t)
-	if op.bias {
-		return hm.NewFnType(x, tensorType(2, t), tensorType(1, t), tensorType(2, t))
+	xt := tensorType(x.Dims(), t)
+	op := &kernel{name: fmt.Sprintf("Linear{xDims=%d,bias=%t}", x.Dims(), b != nil), arity: 2,
+		typ: hm.NewFnType(xt, tensorType(2, t), tensorType(2, t)), shape: linearShape, do: linearDo, diff: linearDiff}
+	in := G.Nodes{x, w}
+	if b != nil {
+		op.arity, op.typ = 3, hm.NewFnType(xt, tensorType(2, t), tensorType(1, t), tensorType(2, t))
+		in = append(in, b)
 	}
-	return hm.NewFnType(x, tensorType(2, t), tensorType(2, t))
+	op.wrt = make([]bool, op.arity)
+	for i := range op.wrt {
+		op.wrt[i] = true
+	}
+	return G.ApplyOp(op, in...)
 }
-func (op *linearOp) String() string {
-	return fmt.Sprintf("Linear{xDims=%d,bias=%t}", op.xDims, op.bias)
-}
-func (op *linearOp) WriteHash(h hash.Hash) { writeHash(h, op) }
-func (op *linearOp) Hashcode() uint32      { return hashcode(op) }
-func (op *linearOp) DiffWRT(n int) []bool {
-	d := make([]bool, n)
-	for i := range d {
-		d[i] = true
-	}
-	return d
-}
-func (op *linearOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	if len(in) != op.Arity() {
-		return nil, fmt.Errorf("%v: expected %d inputs, got %d", op, op.Arity(), len(in))
-	}
-	xs, err := shapeOf(op, in[0])
-	if err != nil {
-		return nil, err
-	}
-	ws, err := shapeOf(op, in[1])
-	if err != nil {
-		return nil, err
-	}
+
+func linearShape(op *kernel, in []tensor.Shape) (tensor.Shape, error) {
+	xs, ws := in[0], in[1]
 	if len(xs) < 2 || len(ws) != 2 || xs.TotalSize()/xs[0] != ws[1] {
 		return nil, fmt.Errorf("%v: input %v does not fit weight %v", op, xs, ws)
 	}
@@ -96,16 +62,13 @@ func linearArgs(op fmt.Stringer, xv, wv G.Value) (x, w *tensor.Dense, n, in, out
 	return x, w, xs[0], ws[1], ws[0], nil
 }
 
-func (op *linearOp) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
+func linearDo(op *kernel, in []G.Value) (G.Value, error) {
 	x, w, n, k, m, err := linearArgs(op, in[0], in[1])
 	if err != nil {
 		return nil, err
 	}
 	var b *tensor.Dense
-	if op.bias {
+	if len(in) == 3 {
 		if b, err = dense(op, "bias", in[2], 1); err != nil {
 			return nil, err
 		}
@@ -140,72 +103,35 @@ func linearForward[T Float](n, k, m int, x, w, b, y []T) {
 	gemm(false, true, n, m, k, x, k, w, k, 1, y, m)
 }
 
-func (op *linearOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	if len(in) != op.Arity() {
-		return nil, fmt.Errorf("%v: expected %d inputs, got %d", op, op.Arity(), len(in))
-	}
-	dx, err := G.ApplyOp(&linearGrad{xDims: op.xDims, wrt: 0}, in[0], in[1], grad)
-	if err != nil {
-		return nil, err
-	}
-	dw, err := G.ApplyOp(&linearGrad{xDims: op.xDims, wrt: 1}, in[0], in[1], grad)
-	if err != nil {
-		return nil, err
-	}
-	if !op.bias {
-		return G.Nodes{dx, dw}, nil
-	}
-	db, err := G.ApplyOp(&linearGrad{xDims: op.xDims, wrt: 2}, in[0], in[1], grad)
-	if err != nil {
-		return nil, err
-	}
-	return G.Nodes{dx, dw, db}, nil
-}
-
-// linearGrad computes, from (x, w, dy), dL/dx = dy·w (wrt 0), dL/dw = dyᵀ·x
-// (wrt 1) or dL/db = the column sums of dy (wrt 2).
-type linearGrad struct {
-	opBase
-	xDims, wrt int
-	out        buffer
-}
-
-func (op *linearGrad) Arity() int { return 3 }
-func (op *linearGrad) Type() hm.Type {
+// linearDiff builds, from (x, w, dy), dL/dx = dy·w, dL/dw = dyᵀ·x and, with
+// a bias, dL/db = the column sums of dy.
+func linearDiff(op *kernel, in G.Nodes, grad *G.Node) (G.Nodes, error) {
+	xDims := in[0].Dims()
 	t := hm.TypeVariable('t')
-	x, w := tensorType(op.xDims, t), tensorType(2, t)
-	switch op.wrt {
-	case 0:
-		return hm.NewFnType(x, w, w, x)
-	case 1:
-		return hm.NewFnType(x, w, w, w)
-	}
-	return hm.NewFnType(x, w, w, tensorType(1, t))
-}
-func (op *linearGrad) String() string {
-	return fmt.Sprintf("LinearGrad{xDims=%d,wrt=%d}", op.xDims, op.wrt)
-}
-func (op *linearGrad) WriteHash(h hash.Hash) { writeHash(h, op) }
-func (op *linearGrad) Hashcode() uint32      { return hashcode(op) }
-func (op *linearGrad) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	if len(in) != 3 {
-		return nil, fmt.Errorf("%v: expected 3 inputs, got %d", op, len(in))
-	}
-	if op.wrt == 2 {
-		ws, err := shapeOf(op, in[1])
-		if err != nil || len(ws) != 2 {
-			return nil, fmt.Errorf("%v: weight must be (out, in), got %v", op, in[1])
+	x, w := tensorType(xDims, t), tensorType(2, t)
+	var out G.Nodes
+	for wrt, typ := range []hm.Type{hm.NewFnType(x, w, w, x), hm.NewFnType(x, w, w, w), hm.NewFnType(x, w, w, tensorType(1, t))}[:op.arity] {
+		g, err := G.ApplyOp(&kernel{name: fmt.Sprintf("LinearGrad{xDims=%d,wrt=%d}", xDims, wrt), typ: typ, arity: 3,
+			shape: func(op *kernel, in []tensor.Shape) (tensor.Shape, error) {
+				if wrt == 2 {
+					if len(in[1]) != 2 {
+						return nil, fmt.Errorf("%v: weight must be (out, in), got %v", op, in[1])
+					}
+					return tensor.Shape{in[1][0]}, nil
+				}
+				return in[wrt].Clone(), nil
+			},
+			do: func(op *kernel, in []G.Value) (G.Value, error) { return linearGradDo(op, wrt, in) },
+		}, in[0], in[1], grad)
+		if err != nil {
+			return nil, err
 		}
-		return tensor.Shape{ws[0]}, nil
+		out = append(out, g)
 	}
-	s, err := shapeOf(op, in[op.wrt])
-	return s.Clone(), err
+	return out, nil
 }
 
-func (op *linearGrad) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
+func linearGradDo(op *kernel, wrt int, in []G.Value) (G.Value, error) {
 	x, w, n, k, m, err := linearArgs(op, in[0], in[1])
 	if err != nil {
 		return nil, err
@@ -218,7 +144,7 @@ func (op *linearGrad) Do(in ...G.Value) (G.Value, error) {
 		return nil, fmt.Errorf("%v: output gradient %v %v, want %v %v", op, dy.Dtype(), dy.Shape(), x.Dtype(), tensor.Shape{n, m})
 	}
 	var shape tensor.Shape
-	switch op.wrt {
+	switch wrt {
 	case 0:
 		shape = x.Shape()
 	case 1:
@@ -228,9 +154,9 @@ func (op *linearGrad) Do(in ...G.Value) (G.Value, error) {
 	}
 	g := op.out.get(x.Dtype(), shape...)
 	if x.Dtype() == tensor.Float32 {
-		linearBackward(op.wrt, n, k, m, data[float32](x), data[float32](w), data[float32](dy), data[float32](g))
+		linearBackward(wrt, n, k, m, data[float32](x), data[float32](w), data[float32](dy), data[float32](g))
 	} else {
-		linearBackward(op.wrt, n, k, m, data[float64](x), data[float64](w), data[float64](dy), data[float64](g))
+		linearBackward(wrt, n, k, m, data[float64](x), data[float64](w), data[float64](dy), data[float64](g))
 	}
 	return g, nil
 }

@@ -2,7 +2,6 @@ package graph
 
 import (
 	"fmt"
-	"hash"
 	"math"
 
 	"github.com/chewxy/hm"
@@ -18,22 +17,10 @@ func SoftmaxCrossEntropy(logits, labels *G.Node) (*G.Node, error) {
 	if logits.Dims() != 2 {
 		return nil, fmt.Errorf("SoftmaxCrossEntropy: logits must be (N,K), got shape %v", logits.Shape())
 	}
-	return G.ApplyOp(&xentOp{}, logits, labels)
-}
-
-type xentOp struct{ opBase }
-
-func (op *xentOp) Arity() int { return 2 }
-func (op *xentOp) Type() hm.Type {
 	t := hm.TypeVariable('t')
-	return hm.NewFnType(tensorType(2, t), tensorType(1, tensor.Int), t)
-}
-func (op *xentOp) String() string        { return "SoftmaxCrossEntropy" }
-func (op *xentOp) WriteHash(h hash.Hash) { writeHash(h, op) }
-func (op *xentOp) Hashcode() uint32      { return hashcode(op) }
-func (op *xentOp) DiffWRT(int) []bool    { return []bool{true, false} }
-func (op *xentOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	return tensor.ScalarShape(), nil
+	return G.ApplyOp(&kernel{name: "SoftmaxCrossEntropy", typ: hm.NewFnType(tensorType(2, t), tensorType(1, tensor.Int), t), arity: 2,
+		shape: func(*kernel, []tensor.Shape) (tensor.Shape, error) { return tensor.ScalarShape(), nil },
+		do:    xentDo, wrt: []bool{true, false}, diff: xentDiff}, logits, labels)
 }
 
 // xentArgs validates logits (N,K) and labels (N) in [0,K).
@@ -58,10 +45,7 @@ func xentArgs(op fmt.Stringer, zv, yv G.Value) (z *tensor.Dense, labels []int, e
 	return z, labels, nil
 }
 
-func (op *xentOp) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
+func xentDo(op *kernel, in []G.Value) (G.Value, error) {
 	z, labels, err := xentArgs(op, in[0], in[1])
 	if err != nil {
 		return nil, err
@@ -104,43 +88,18 @@ func xent[T Float](k int, z []T, labels []int, dz []T, scale float64) float64 {
 	return loss / float64(n)
 }
 
-func (op *xentOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	if len(in) != 2 {
-		return nil, fmt.Errorf("%v: expected 2 inputs, got %d", op, len(in))
-	}
-	dz, err := G.ApplyOp(&xentGrad{}, in[0], in[1], grad)
+// xentDiff builds dL/dz from (logits, labels, upstream scalar gradient).
+func xentDiff(_ *kernel, in G.Nodes, grad *G.Node) (G.Nodes, error) {
+	t := hm.TypeVariable('t')
+	dz, err := G.ApplyOp(&kernel{name: "SoftmaxCrossEntropyGrad", typ: hm.NewFnType(tensorType(2, t), tensorType(1, tensor.Int), t, tensorType(2, t)),
+		arity: 3, shape: shapeOfInput(0), do: xentGradDo}, in[0], in[1], grad)
 	if err != nil {
 		return nil, err
 	}
 	return G.Nodes{dz, nil}, nil
 }
 
-// xentGrad computes dL/dz from (logits, labels, upstream scalar gradient).
-type xentGrad struct {
-	opBase
-	out buffer
-}
-
-func (op *xentGrad) Arity() int { return 3 }
-func (op *xentGrad) Type() hm.Type {
-	t := hm.TypeVariable('t')
-	return hm.NewFnType(tensorType(2, t), tensorType(1, tensor.Int), t, tensorType(2, t))
-}
-func (op *xentGrad) String() string        { return "SoftmaxCrossEntropyGrad" }
-func (op *xentGrad) WriteHash(h hash.Hash) { writeHash(h, op) }
-func (op *xentGrad) Hashcode() uint32      { return hashcode(op) }
-func (op *xentGrad) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	if len(in) != 3 {
-		return nil, fmt.Errorf("%v: expected 3 inputs, got %d", op, len(in))
-	}
-	s, err := shapeOf(op, in[0])
-	return s.Clone(), err
-}
-
-func (op *xentGrad) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
+func xentGradDo(op *kernel, in []G.Value) (G.Value, error) {
 	z, labels, err := xentArgs(op, in[0], in[1])
 	if err != nil {
 		return nil, err

@@ -31,6 +31,88 @@ func hashcode(op fmt.Stringer) uint32 {
 // tensorType is the gorgonia type of a dims-dimensional tensor of element t.
 func tensorType(dims int, t hm.Type) hm.Type { return G.TensorType{Dims: dims, Of: t} }
 
+// kernel is the one op type of this package, configured by functions:
+// every layer, on oneDNN's primitives or on this package's own kernels, is
+// a kernel with its name, type, output shape and the function that
+// computes it; a differentiable one also says which inputs have gradients
+// and builds the nodes that compute them.
+type kernel struct {
+	opBase
+	name  string
+	typ   hm.Type // the function type, from the inputs to the output
+	arity int
+	shape func(op *kernel, in []tensor.Shape) (tensor.Shape, error)
+	do    func(op *kernel, in []G.Value) (G.Value, error)
+	wrt   []bool                                                      // the inputs with a gradient; nil: none
+	diff  func(op *kernel, in G.Nodes, grad *G.Node) (G.Nodes, error) // builds their gradients
+	out   buffer                                                      // the output, for do
+}
+
+func (op *kernel) Arity() int            { return op.arity }
+func (op *kernel) Type() hm.Type         { return op.typ }
+func (op *kernel) String() string        { return op.name }
+func (op *kernel) WriteHash(h hash.Hash) { writeHash(h, op) }
+func (op *kernel) Hashcode() uint32      { return hashcode(op) }
+
+func (op *kernel) DiffWRT(n int) []bool {
+	if op.wrt == nil {
+		return make([]bool, n)
+	}
+	return op.wrt
+}
+
+func (op *kernel) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	if len(in) != op.arity {
+		return nil, fmt.Errorf("%v: expected %d inputs, got %d", op, op.arity, len(in))
+	}
+	shapes := make([]tensor.Shape, len(in))
+	for i, d := range in {
+		s, err := shapeOf(op, d)
+		if err != nil {
+			return nil, err
+		}
+		shapes[i] = s
+	}
+	return op.shape(op, shapes)
+}
+
+func (op *kernel) Do(in ...G.Value) (G.Value, error) {
+	if err := checkArity(op, len(in)); err != nil {
+		return nil, err
+	}
+	return op.do(op, in)
+}
+
+func (op *kernel) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	if op.diff == nil {
+		return nil, fmt.Errorf("%v has no gradient", op)
+	}
+	if len(in) != op.arity {
+		return nil, fmt.Errorf("%v: expected %d inputs, got %d", op, op.arity, len(in))
+	}
+	return op.diff(op, in, grad)
+}
+
+// shapeOfInput is a kernel's shape function when its output is shaped as
+// input i.
+func shapeOfInput(i int) func(*kernel, []tensor.Shape) (tensor.Shape, error) {
+	return func(_ *kernel, in []tensor.Shape) (tensor.Shape, error) { return in[i].Clone(), nil }
+}
+
+// fnType is the type of a function of tensors of the given ranks, the
+// last the output's, all of one element type; rank 0 is a scalar.
+func fnType(ranks ...int) hm.Type {
+	t := hm.TypeVariable('t')
+	ts := make([]hm.Type, len(ranks))
+	for i, r := range ranks {
+		ts[i] = t
+		if r > 0 {
+			ts[i] = tensorType(r, t)
+		}
+	}
+	return hm.NewFnType(ts...)
+}
+
 // buffer is an output tensor that an op owns and refills on every run, so
 // that steady-state training allocates nothing for it. A value returned from
 // it is only valid until the op runs again.

@@ -198,20 +198,20 @@ func TestOpErrors(t *testing.T) {
 	x := randTensor(rng, tensor.Float64, 2, 3, 6, 6)
 	w := randTensor(rng, tensor.Float64, 4, 2, 3, 3) // 2 input channels, x has 3
 	b := randTensor(rng, tensor.Float64, 4)
-	if _, err := (&convOp{k: 3, pad: 1}).Do(x, w, b); err == nil {
+	if _, err := (&conv{k: 3, pad: 1, work: new(convWork)}).forward(&kernel{name: "Conv2d"}, []G.Value{x, w, b}); err == nil {
 		t.Error("conv with mismatched channels: no error")
 	}
-	if _, err := (&convOp{k: 3, pad: 1}).Do(x, randTensor(rng, tensor.Float32, 4, 3, 3, 3), b); err == nil {
+	if _, err := (&conv{k: 3, pad: 1, work: new(convWork)}).forward(&kernel{name: "Conv2d"}, []G.Value{x, randTensor(rng, tensor.Float32, 4, 3, 3, 3), b}); err == nil {
 		t.Error("conv with mixed dtypes: no error")
 	}
-	if _, err := (&preluOp{}).Do(x, randTensor(rng, tensor.Float64, 2)); err == nil {
+	if _, err := preluDo(&kernel{name: "PReLU"}, []G.Value{x, randTensor(rng, tensor.Float64, 2)}); err == nil {
 		t.Error("prelu with 2 slopes for 3 channels: no error")
 	}
-	if _, err := (&linearOp{}).Do(x, randTensor(rng, tensor.Float64, 2, 5)); err == nil {
+	if _, err := linearDo(&kernel{name: "Linear"}, []G.Value{x, randTensor(rng, tensor.Float64, 2, 5)}); err == nil {
 		t.Error("linear with wrong input size: no error")
 	}
 	labels := tensor.New(tensor.WithBacking([]int{0, 3}))
-	if _, err := (&xentOp{}).Do(randTensor(rng, tensor.Float64, 2, 3), labels); err == nil {
+	if _, err := xentDo(&kernel{name: "SoftmaxCrossEntropy"}, []G.Value{randTensor(rng, tensor.Float64, 2, 3), labels}); err == nil {
 		t.Error("cross-entropy with label 3 of 3 classes: no error")
 	}
 	if _, err := Conv2d(G.NewTensor(G.NewGraph(), tensor.Float64, 4, G.WithShape(1, 1, 4, 4)), G.NewMatrix(G.NewGraph(), tensor.Float64, G.WithShape(2, 2)), nil, 0); err == nil {

@@ -2,7 +2,6 @@ package graph
 
 import (
 	"fmt"
-	"hash"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -18,38 +17,20 @@ func MaxPool2x2(x *G.Node) (*G.Node, error) {
 	if x.Dims() != 4 {
 		return nil, fmt.Errorf("MaxPool2x2: input must be (N,C,H,W), got shape %v", x.Shape())
 	}
-	return G.ApplyOp(&poolOp{}, x)
+	a := hm.TypeVariable('a')
+	return G.ApplyOp(&kernel{name: "MaxPool2x2", typ: hm.NewFnType(a, a), arity: 1,
+		shape: poolShape, do: poolForward, wrt: []bool{true}, diff: poolDiff}, x)
 }
 
-type poolOp struct {
-	opBase
-	out buffer
-}
-
-func (op *poolOp) Arity() int            { return 1 }
-func (op *poolOp) Type() hm.Type         { a := hm.TypeVariable('a'); return hm.NewFnType(a, a) }
-func (op *poolOp) String() string        { return "MaxPool2x2" }
-func (op *poolOp) WriteHash(h hash.Hash) { writeHash(h, op) }
-func (op *poolOp) Hashcode() uint32      { return hashcode(op) }
-func (op *poolOp) DiffWRT(int) []bool    { return []bool{true} }
-func (op *poolOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	if len(in) != 1 {
-		return nil, fmt.Errorf("%v: expected 1 input, got %d", op, len(in))
-	}
-	s, err := shapeOf(op, in[0])
-	if err != nil {
-		return nil, err
-	}
+func poolShape(op *kernel, in []tensor.Shape) (tensor.Shape, error) {
+	s := in[0]
 	if len(s) != 4 || s[2] < 2 || s[3] < 2 {
 		return nil, fmt.Errorf("%v: input must be (N,C,H,W) with H,W >= 2, got %v", op, s)
 	}
 	return tensor.Shape{s[0], s[1], s[2] / 2, s[3] / 2}, nil
 }
 
-func (op *poolOp) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
+func poolForward(op *kernel, in []G.Value) (G.Value, error) {
 	x, err := dense(op, "input", in[0], 4)
 	if err != nil {
 		return nil, err
@@ -106,40 +87,19 @@ func maxPool[T Float](s tensor.Shape, x, y, dy []T) {
 	})
 }
 
-func (op *poolOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	if len(in) != 1 {
-		return nil, fmt.Errorf("%v: expected 1 input, got %d", op, len(in))
-	}
-	dx, err := G.ApplyOp(&poolGrad{}, in[0], grad)
+// poolDiff builds dL/dx of MaxPool2x2 from (x, dy).
+func poolDiff(_ *kernel, in G.Nodes, grad *G.Node) (G.Nodes, error) {
+	a := hm.TypeVariable('a')
+	dx, err := G.ApplyOp(&kernel{name: "MaxPool2x2Grad", typ: hm.NewFnType(a, a, a), arity: 2,
+		shape: func(_ *kernel, in []tensor.Shape) (tensor.Shape, error) { return in[0].Clone(), nil },
+		do:    poolBackward}, in[0], grad)
 	if err != nil {
 		return nil, err
 	}
 	return G.Nodes{dx}, nil
 }
 
-// poolGrad computes dL/dx of MaxPool2x2 from (x, dy).
-type poolGrad struct {
-	opBase
-	out buffer
-}
-
-func (op *poolGrad) Arity() int            { return 2 }
-func (op *poolGrad) Type() hm.Type         { a := hm.TypeVariable('a'); return hm.NewFnType(a, a, a) }
-func (op *poolGrad) String() string        { return "MaxPool2x2Grad" }
-func (op *poolGrad) WriteHash(h hash.Hash) { writeHash(h, op) }
-func (op *poolGrad) Hashcode() uint32      { return hashcode(op) }
-func (op *poolGrad) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	if len(in) != 2 {
-		return nil, fmt.Errorf("%v: expected 2 inputs, got %d", op, len(in))
-	}
-	s, err := shapeOf(op, in[0])
-	return s.Clone(), err
-}
-
-func (op *poolGrad) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
+func poolBackward(op *kernel, in []G.Value) (G.Value, error) {
 	x, err := dense(op, "input", in[0], 4)
 	if err != nil {
 		return nil, err

@@ -2,7 +2,6 @@ package graph
 
 import (
 	"fmt"
-	"hash"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -17,29 +16,18 @@ func PReLU(x, a *G.Node) (*G.Node, error) {
 	if x.Dims() < 2 {
 		return nil, fmt.Errorf("PReLU: input must be (N,C,...), got shape %v", x.Shape())
 	}
-	return G.ApplyOp(&preluOp{}, x, a)
+	return G.ApplyOp(&kernel{name: "PReLU", typ: preluType(false), arity: 2,
+		shape: shapeOfInput(0), do: preluDo, wrt: []bool{true, true}, diff: preluDiff}, x, a)
 }
 
-type preluOp struct {
-	opBase
-	out buffer
-}
-
-func (op *preluOp) Arity() int { return 2 }
-func (op *preluOp) Type() hm.Type {
+// preluType is the type of PReLU's ops: (x, a) -> x, or with grad,
+// (x, a, dy) -> x.
+func preluType(grad bool) hm.Type {
 	a, t := hm.TypeVariable('a'), hm.TypeVariable('t')
-	return hm.NewFnType(a, tensorType(1, t), a)
-}
-func (op *preluOp) String() string        { return "PReLU" }
-func (op *preluOp) WriteHash(h hash.Hash) { writeHash(h, op) }
-func (op *preluOp) Hashcode() uint32      { return hashcode(op) }
-func (op *preluOp) DiffWRT(int) []bool    { return []bool{true, true} }
-func (op *preluOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	if len(in) != 2 {
-		return nil, fmt.Errorf("%v: expected 2 inputs, got %d", op, len(in))
+	if grad {
+		return hm.NewFnType(a, tensorType(1, t), a, a)
 	}
-	s, err := shapeOf(op, in[0])
-	return s.Clone(), err
+	return hm.NewFnType(a, tensorType(1, t), a)
 }
 
 // preluArgs validates x (N,C,...) and a (C) and returns N, C and the size
@@ -68,10 +56,7 @@ func preluArgs(op fmt.Stringer, xv, av G.Value) (x, a *tensor.Dense, n, c, plane
 	return
 }
 
-func (op *preluOp) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
+func preluDo(op *kernel, in []G.Value) (G.Value, error) {
 	x, a, n, c, plane, err := preluArgs(op, in[0], in[1])
 	if err != nil {
 		return nil, err
@@ -101,15 +86,21 @@ func preluForward[T Float](n, c, plane int, x, a, y []T) {
 	})
 }
 
-func (op *preluOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	if len(in) != 2 {
-		return nil, fmt.Errorf("%v: expected 2 inputs, got %d", op, len(in))
-	}
-	dx, err := G.ApplyOp(&preluGradInput{}, in[0], in[1], grad)
+func preluDiff(_ *kernel, in G.Nodes, grad *G.Node) (G.Nodes, error) {
+	// dL/dx = dy where x > 0, a_c·dy elsewhere.
+	dx, err := G.ApplyOp(&kernel{name: "PReLUGradInput", typ: preluType(true), arity: 3,
+		shape: shapeOfInput(0), do: preluGradInputDo}, in[0], in[1], grad)
 	if err != nil {
 		return nil, err
 	}
-	da, err := G.ApplyOp(&preluGradSlope{}, in[0], in[1], grad)
+	// dL/da_c = sum of dy·x over the entries of channel c where x <= 0.
+	var parts scratch
+	slopeType := func() hm.Type {
+		a, t := hm.TypeVariable('a'), hm.TypeVariable('t')
+		return hm.NewFnType(a, tensorType(1, t), a, tensorType(1, t))
+	}
+	da, err := G.ApplyOp(&kernel{name: "PReLUGradSlope", typ: slopeType(), arity: 3, shape: shapeOfInput(1),
+		do: func(op *kernel, in []G.Value) (G.Value, error) { return preluGradSlopeDo(op, in, &parts) }}, in[0], in[1], grad)
 	if err != nil {
 		return nil, err
 	}
@@ -118,9 +109,6 @@ func (op *preluOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 
 // preluGradArgs validates the (x, a, dy) inputs of the gradient ops.
 func preluGradArgs(op G.Op, in []G.Value) (x, a, dy *tensor.Dense, n, c, plane int, err error) {
-	if err = checkArity(op, len(in)); err != nil {
-		return
-	}
 	if x, a, n, c, plane, err = preluArgs(op, in[0], in[1]); err != nil {
 		return
 	}
@@ -133,29 +121,7 @@ func preluGradArgs(op G.Op, in []G.Value) (x, a, dy *tensor.Dense, n, c, plane i
 	return
 }
 
-// preluGradInput computes dL/dx = dy where x > 0, a_c·dy elsewhere.
-type preluGradInput struct {
-	opBase
-	out buffer
-}
-
-func (op *preluGradInput) Arity() int { return 3 }
-func (op *preluGradInput) Type() hm.Type {
-	a, t := hm.TypeVariable('a'), hm.TypeVariable('t')
-	return hm.NewFnType(a, tensorType(1, t), a, a)
-}
-func (op *preluGradInput) String() string        { return "PReLUGradInput" }
-func (op *preluGradInput) WriteHash(h hash.Hash) { writeHash(h, op) }
-func (op *preluGradInput) Hashcode() uint32      { return hashcode(op) }
-func (op *preluGradInput) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	if len(in) != 3 {
-		return nil, fmt.Errorf("%v: expected 3 inputs, got %d", op, len(in))
-	}
-	s, err := shapeOf(op, in[0])
-	return s.Clone(), err
-}
-
-func (op *preluGradInput) Do(in ...G.Value) (G.Value, error) {
+func preluGradInputDo(op *kernel, in []G.Value) (G.Value, error) {
 	x, a, dy, n, c, plane, err := preluGradArgs(op, in)
 	if err != nil {
 		return nil, err
@@ -185,40 +151,16 @@ func preluBackward[T Float](n, c, plane int, x, a, dy, dx []T) {
 	})
 }
 
-// preluGradSlope computes dL/da_c = sum of dy·x over the entries of channel c
-// where x <= 0. It takes a only to know its shape.
-type preluGradSlope struct {
-	opBase
-	out   buffer
-	parts scratch
-}
-
-func (op *preluGradSlope) Arity() int { return 3 }
-func (op *preluGradSlope) Type() hm.Type {
-	a, t := hm.TypeVariable('a'), hm.TypeVariable('t')
-	return hm.NewFnType(a, tensorType(1, t), a, tensorType(1, t))
-}
-func (op *preluGradSlope) String() string        { return "PReLUGradSlope" }
-func (op *preluGradSlope) WriteHash(h hash.Hash) { writeHash(h, op) }
-func (op *preluGradSlope) Hashcode() uint32      { return hashcode(op) }
-func (op *preluGradSlope) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	if len(in) != 3 {
-		return nil, fmt.Errorf("%v: expected 3 inputs, got %d", op, len(in))
-	}
-	s, err := shapeOf(op, in[1])
-	return s.Clone(), err
-}
-
-func (op *preluGradSlope) Do(in ...G.Value) (G.Value, error) {
+func preluGradSlopeDo(op *kernel, in []G.Value, parts *scratch) (G.Value, error) {
 	x, _, dy, n, c, plane, err := preluGradArgs(op, in)
 	if err != nil {
 		return nil, err
 	}
 	da := op.out.get(x.Dtype(), c)
 	if x.Dtype() == tensor.Float32 {
-		preluSlopeGrad(n, c, plane, data[float32](x), data[float32](dy), data[float32](da), &op.parts)
+		preluSlopeGrad(n, c, plane, data[float32](x), data[float32](dy), data[float32](da), parts)
 	} else {
-		preluSlopeGrad(n, c, plane, data[float64](x), data[float64](dy), data[float64](da), &op.parts)
+		preluSlopeGrad(n, c, plane, data[float64](x), data[float64](dy), data[float64](da), parts)
 	}
 	return da, nil
 }
