@@ -586,30 +586,19 @@ func (p *dnnlPlan) describe() string {
 		tagNames[p.act], notes, p.lib.Runtime, p.lib.Threads, p.lib.ISA)
 }
 
-// layers returns the trunk's layers for build; they must be called in
-// LeNet++'s order, which build does.
+// layers returns the trunk's layers for build, by their numbers; the
+// PReLU of the 2-D feature, past the trunk, is this package's own.
 func (p *dnnlPlan) layers() layers {
-	var nc, np, npool int
 	return layers{
-		conv: func(x, w, b *G.Node) (*G.Node, error) {
-			c := p.convs[nc]
-			nc++
-			return c.apply(x, w, b)
-		},
-		prelu: func(x, a *G.Node) (*G.Node, error) {
-			if np >= len(p.prelus) {
-				return PReLU(x, a) // prelu_fc1, on the 2-D features
+		conv: func(i int, x, w, b *G.Node) (*G.Node, error) { return p.convs[i].apply(x, w, b) },
+		prelu: func(i int, x, a *G.Node) (*G.Node, error) {
+			if i == len(p.prelus) {
+				return PReLU(x, a)
 			}
-			pr := p.prelus[np]
-			np++
-			return pr.apply(x, a)
+			return p.prelus[i].apply(x, a)
 		},
-		pool: func(x *G.Node) (*G.Node, error) {
-			pl := p.pools[npool]
-			npool++
-			return pl.apply(x)
-		},
-		fc: Linear,
+		pool: func(i int, x *G.Node) (*G.Node, error) { return p.pools[i].apply(x) },
+		fc:   Linear,
 	}
 }
 

@@ -258,11 +258,13 @@ func specs(cfg Config) []spec {
 	return s
 }
 
-// layers are the building blocks; fast and stock versions share build.
+// layers are the building blocks; fast and stock versions share build. i
+// numbers the layers of a kind from 0: the convolutions and their PReLUs
+// 0 to 5 (the PReLU of the feature is 6), the poolings 0 to 2.
 type layers struct {
-	conv  func(x, w, b *G.Node) (*G.Node, error)
-	prelu func(x, a *G.Node) (*G.Node, error)
-	pool  func(x *G.Node) (*G.Node, error)
+	conv  func(i int, x, w, b *G.Node) (*G.Node, error)
+	prelu func(i int, x, a *G.Node) (*G.Node, error)
+	pool  func(i int, x *G.Node) (*G.Node, error)
 	fc    func(x, w, b *G.Node) (*G.Node, error)
 }
 
@@ -283,11 +285,11 @@ func build(g *G.ExprGraph, cfg Config, values map[string]*tensor.Dense) (*Net, e
 	}
 	work := new(convWork) // shared by this network's convolutions
 	ly := layers{
-		conv: func(x, w, b *G.Node) (*G.Node, error) {
+		conv: func(_ int, x, w, b *G.Node) (*G.Node, error) {
 			return conv2d(x, w, b, 2, x != net.Input, work)
 		},
-		prelu: PReLU,
-		pool:  MaxPool2x2,
+		prelu: func(_ int, x, a *G.Node) (*G.Node, error) { return PReLU(x, a) },
+		pool:  func(_ int, x *G.Node) (*G.Node, error) { return MaxPool2x2(x) },
 		fc:    Linear,
 	}
 	net.kernels = "im2col and BLAS products"
@@ -325,14 +327,14 @@ func build(g *G.ExprGraph, cfg Config, values map[string]*tensor.Dense) (*Net, e
 		if err != nil {
 			return nil, err
 		}
-		if x, err = ly.conv(x, w, b); err != nil {
+		if x, err = ly.conv(i, x, w, b); err != nil {
 			return nil, fmt.Errorf("graph: conv%s: %w", l.name, err)
 		}
-		if x, err = ly.prelu(x, a); err != nil {
+		if x, err = ly.prelu(i, x, a); err != nil {
 			return nil, fmt.Errorf("graph: prelu%s: %w", l.name, err)
 		}
 		if i%2 == 1 {
-			if x, err = ly.pool(x); err != nil {
+			if x, err = ly.pool(i/2, x); err != nil {
 				return nil, fmt.Errorf("graph: pool%d: %w", i/2+1, err)
 			}
 		}
@@ -354,7 +356,7 @@ func build(g *G.ExprGraph, cfg Config, values map[string]*tensor.Dense) (*Net, e
 	if x, err = ly.fc(x, w1, b1); err != nil {
 		return nil, fmt.Errorf("graph: fc1: %w", err)
 	}
-	if net.Features, err = ly.prelu(x, a1); err != nil {
+	if net.Features, err = ly.prelu(len(convLayers), x, a1); err != nil {
 		return nil, fmt.Errorf("graph: prelu_fc1: %w", err)
 	}
 	if net.Logits, err = ly.fc(net.Features, w2, b2); err != nil {

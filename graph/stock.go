@@ -24,7 +24,7 @@ func stockLayers() layers {
 		return r, pattern, err
 	}
 	return layers{
-		conv: func(x, w, b *G.Node) (*G.Node, error) {
+		conv: func(_ int, x, w, b *G.Node) (*G.Node, error) {
 			y, err := G.Conv2d(x, w, tensor.Shape{5, 5}, []int{2, 2}, []int{1, 1}, []int{1, 1})
 			if err != nil {
 				return nil, err
@@ -35,7 +35,7 @@ func stockLayers() layers {
 			}
 			return G.BroadcastAdd(y, bb, nil, pat)
 		},
-		prelu: func(x, a *G.Node) (*G.Node, error) {
+		prelu: func(_ int, x, a *G.Node) (*G.Node, error) {
 			pos, err := G.Rectify(x)
 			if err != nil {
 				return nil, err
@@ -54,7 +54,7 @@ func stockLayers() layers {
 			}
 			return G.Add(pos, scaled)
 		},
-		pool: func(x *G.Node) (*G.Node, error) {
+		pool: func(_ int, x *G.Node) (*G.Node, error) {
 			return G.MaxPool2D(x, tensor.Shape{2, 2}, []int{0, 0}, []int{2, 2})
 		},
 		fc: func(x, w, b *G.Node) (*G.Node, error) {
