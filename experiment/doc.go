@@ -6,7 +6,8 @@
 // and summary.json, with the features scored by package verify.
 // [Evaluate] scores and plots a checkpoint without training.
 //
-// The command-line trainer (cmd/train), the results study (cmd/study) and
-// the notebooks share it; programs that want the loop alone import package
-// train, which draws nothing.
+// The command-line trainer (cmd/train) and the results study (cmd/study)
+// share it; programs that want the loop alone import package train, which
+// draws nothing, and attach what they need: an [Output] is one epoch hook,
+// and [Outputs] joins several.
 package experiment
