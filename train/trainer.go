@@ -1,6 +1,7 @@
 package train
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -97,6 +98,12 @@ const evalBatch = 100
 
 // Trainer holds a LeNet++ being trained with center loss, and everything
 // that changes as it trains: weights, solver state, centers and position.
+//
+// Of its Hyper, the learning rate and its schedule, Momentum, WeightDecay,
+// Lambda, Alpha, Seed (for the order and shifts of the steps to come),
+// Shift and Flip may change between steps and take effect at the next one.
+// Batch, Dim and Precision are built into its graphs: TrainStep refuses to
+// run when they no longer match them, and a new trainer is needed instead.
 type Trainer struct {
 	Hyper
 	Dtype   tensor.Dtype
@@ -113,6 +120,7 @@ type Trainer struct {
 	vm                   G.VM
 	input, labels        *tensor.Dense
 	softmax, center, all *G.Node
+	lambda               *G.Node // set from Lambda before every step
 
 	eval *evaluator
 }
@@ -153,8 +161,8 @@ func NewTrainer(h Hyper, dt tensor.Dtype) (*Trainer, error) {
 	if t.center, err = centerloss.Loss(net.Features, labels, centers); err != nil {
 		return nil, err
 	}
-	lambda := G.NewConstant(scalar(dt, h.Lambda), G.WithName("lambda"))
-	weighted, err := G.Mul(lambda, t.center)
+	t.lambda = G.NewScalar(g, dt, G.WithName("lambda"), G.WithValue(scalar(dt, h.Lambda)))
+	weighted, err := G.Mul(t.lambda, t.center)
 	if err != nil {
 		return nil, err
 	}
@@ -194,11 +202,18 @@ func (t *Trainer) Close() {
 // stops it with an error naming the quantity.
 func (t *Trainer) TrainStep(images []float32, labels []int) (StepResult, error) {
 	var r StepResult
+	if t.Batch != t.Net.Batch || t.Dim != t.Net.Dim || cmp.Or(t.Precision, graph.F32) != cmp.Or(t.Net.Precision, graph.F32) {
+		return r, fmt.Errorf("train step: batch %d, D=%d, precision %q, but the trainer's graphs were built for batch %d, D=%d, precision %q: build a new trainer to change them",
+			t.Batch, t.Dim, t.Precision, t.Net.Batch, t.Net.Dim, t.Net.Precision)
+	}
 	if len(labels) != t.Batch || len(images) != t.Batch*graph.Rows*graph.Cols {
 		return r, fmt.Errorf("train step: got %d images and %d labels for a batch of %d", len(images)/(graph.Rows*graph.Cols), len(labels), t.Batch)
 	}
 	copyImages(t.input, images)
 	copy(t.labels.Ints(), labels)
+	if err := G.Let(t.lambda, scalar(t.Dtype, t.Lambda)); err != nil {
+		return r, err
+	}
 	t.vm.Reset()
 	if err := t.vm.RunAll(); err != nil {
 		return r, fmt.Errorf("step %d: %w", t.Step+1, err)
@@ -223,7 +238,7 @@ func (t *Trainer) TrainStep(images []float32, labels []int) (StepResult, error) 
 			r.Correct++
 		}
 	}
-	t.Solver.LR = t.LRAt(t.Epoch + 1)
+	t.Solver.LR, t.Solver.Momentum, t.Solver.Decay = t.LRAt(t.Epoch+1), t.Momentum, t.WeightDecay
 	if err := t.Solver.Step(); err != nil {
 		return r, &DivergedError{Epoch: t.Epoch + 1, Step: t.Step + 1, What: err.Error()}
 	}

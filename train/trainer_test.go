@@ -378,3 +378,35 @@ func TestFlipImage(t *testing.T) {
 		}
 	}
 }
+
+// TestHyperChangesTakeEffect: Lambda set on a trainer weighs the next
+// step's loss, and a batch size other than the graphs' is refused.
+func TestHyperChangesTakeEffect(t *testing.T) {
+	h := DefaultHyper()
+	h.Batch = 4
+	tr, err := NewTrainer(h, tensor.Float64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	images := make([]float32, 4*graph.Rows*graph.Cols)
+	for i := range images {
+		images[i] = float32(i%29) / 29
+	}
+	labels := []int{0, 1, 2, 3}
+	// Centers at zero and features away from them: the center loss is positive.
+	for _, lambda := range []float64{0.5, 0, 2} {
+		tr.Lambda = lambda
+		r, err := tr.TrainStep(images, labels)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Center <= 0 || math.Abs(r.Loss-(r.Softmax+lambda*r.Center)) > 1e-12*r.Loss {
+			t.Errorf("lambda %g: loss %v, softmax %v, center %v", lambda, r.Loss, r.Softmax, r.Center)
+		}
+	}
+	tr.Batch = 8
+	if _, err := tr.TrainStep(make([]float32, 8*graph.Rows*graph.Cols), make([]int, 8)); err == nil || !strings.Contains(err.Error(), "build a new trainer") {
+		t.Errorf("a changed batch size: %v", err)
+	}
+}
