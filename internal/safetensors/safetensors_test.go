@@ -15,7 +15,7 @@ func sample() *File {
 		Metadata: map[string]string{"format": "pt", "note": "ä \"quoted\""},
 		Tensors: map[string]*Tensor{
 			"w":      {Shape: []int{2, 3}, Data: []float32{1, -2, float32(math.Inf(1)), 0, 5.5, float32(math.NaN())}},
-			"b":      {Shape: []int{3}, Data: []float64{math.SmallestNonzeroFloat64, -0.0, 1e300}},
+			"b":      {Shape: []int{3}, Data: []float64{math.SmallestNonzeroFloat64, math.Copysign(0, -1), 1e300}},
 			"scalar": {Shape: []int{}, Data: []float64{7}},
 		},
 	}
