@@ -365,18 +365,19 @@ func (p *dnnlPlan) newConv(name string, n, cin, co, h int, first bool) (*dnnlCon
 	}
 	var errs []error
 	choose := func(role string, candidates int, try func(i int) (*prim, error)) *prim {
-		for i := range candidates {
-			q, err := try(i)
-			if err == nil {
-				if i > 0 {
-					p.notes = append(p.notes, q.what)
-				}
-				return q
-			}
-			errs = append(errs, err)
+		var q *prim
+		i, err := firstWorking(candidates, func(i int) (err error) {
+			q, err = try(i)
+			return err
+		})
+		if err != nil {
+			errs = append(errs, err, fmt.Errorf("%s %s: no candidate with a generated kernel", name, role))
+			return nil
 		}
-		errs = append(errs, fmt.Errorf("%s %s: no candidate with a generated kernel", name, role))
-		return nil
+		if i > 0 {
+			p.notes = append(p.notes, q.what)
+		}
+		return q
 	}
 	c.fwd = choose("forward", len(forms), func(i int) (*prim, error) {
 		q, _, _, _, err := forward(forms[i])
@@ -428,8 +429,8 @@ func (p *dnnlPlan) newConv(name string, n, cin, co, h int, first bool) (*dnnlCon
 	return c, nil
 }
 
-// inTypes are the element types a PReLU or pooling of the trunk may run
-// in: the trunk's, then float32 for a layer with no bfloat16 kernel.
+// inTypes are the element types a layer of the trunk may run in: the
+// trunk's, then float32 for a layer with no bfloat16 kernel.
 func (p *dnnlPlan) inTypes() []onednn.DataType {
 	if p.dt == onednn.DataF32 {
 		return []onednn.DataType{p.dt}
@@ -457,32 +458,26 @@ func (p *dnnlPlan) newPReLU(name string, n, c, h int) (*dnnlPReLU, error) {
 	if p.lib.Size(w) != 4*c {
 		return nil, fmt.Errorf("%s: %d slopes take %d bytes in the trunk's layout", name, c, p.lib.Size(w))
 	}
-	var errs []error
-	for _, dt := range p.inTypes() {
-		what := fmt.Sprintf("%s in %s", name, typeNames[dt])
-		data, err := p.lib.NewDesc(pr.shape, dt, p.act)
+	types := p.inTypes()
+	i, err := firstWorking(len(types), func(i int) error {
+		what := fmt.Sprintf("%s in %s", name, typeNames[types[i]])
+		data, err := p.lib.NewDesc(pr.shape, types[i], p.act)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		q, err := p.eng.PReLUForward(onednn.ForwardTraining, data, w)
-		fwd, err := p.accept(what+" forward", q, err, arg{onednn.ArgSrc, act}, arg{onednn.ArgDst, act})
-		if err != nil {
-			errs = append(errs, err)
-			continue
+		if pr.fwd, err = p.accept(what+" forward", q, err, arg{onednn.ArgSrc, act}, arg{onednn.ArgDst, act}); err != nil {
+			return err
 		}
-		q, err = p.eng.PReLUBackward(data, w, data, w, fwd.Primitive)
-		bwd, err := p.accept(what+" backward", q, err, arg{onednn.ArgSrc, act}, arg{onednn.ArgDiffDst, act}, arg{onednn.ArgDiffSrc, act})
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if dt != p.dt {
-			p.notes = append(p.notes, what)
-		}
-		pr.fwd, pr.bwd = fwd, bwd
-		return pr, nil
+		q, err = p.eng.PReLUBackward(data, w, data, w, pr.fwd.Primitive)
+		pr.bwd, err = p.accept(what+" backward", q, err, arg{onednn.ArgSrc, act}, arg{onednn.ArgDiffDst, act}, arg{onednn.ArgDiffSrc, act})
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	return nil, errors.Join(errs...)
+	p.noteType(name, types[i])
+	return pr, nil
 }
 
 // dnnlPool is a 2×2 max pooling with stride 2, rounding down (7 -> 3). The
@@ -508,34 +503,49 @@ func (p *dnnlPlan) newPool(name string, n, c, h int, last bool) (*dnnlPool, erro
 		return nil, d.err
 	}
 	padR := 2*oh - h // -1 for an odd size: the last row and column are dropped
-	var errs []error
-	for _, dt := range p.inTypes() {
-		what := fmt.Sprintf("%s in %s", name, typeNames[dt])
-		src, err1 := p.lib.NewDesc(pl.in, dt, p.act)
-		dst, err2 := p.lib.NewDesc(pl.out, dt, p.act)
-		if err := errors.Join(err1, err2); err != nil {
-			return nil, err
+	types := p.inTypes()
+	i, err := firstWorking(len(types), func(i int) error {
+		what := fmt.Sprintf("%s in %s", name, typeNames[types[i]])
+		d := descs{lib: p.lib}
+		src, dst := d.of(pl.in, types[i], p.act), d.of(pl.out, types[i], p.act)
+		if d.err != nil {
+			return d.err
 		}
 		q, err := p.eng.MaxPoolForward(onednn.ForwardTraining, src, dst, 2, padR)
-		fwd, err := p.accept(what+" forward", q, err, arg{onednn.ArgSrc, in}, arg{onednn.ArgDst, out})
-		if err != nil {
-			errs = append(errs, err)
-			continue
+		if pl.fwd, err = p.accept(what+" forward", q, err, arg{onednn.ArgSrc, in}, arg{onednn.ArgDst, out}); err != nil {
+			return err
 		}
-		q, err = p.eng.MaxPoolBackward(src, dst, 2, padR, fwd.Primitive)
-		bwd, err := p.accept(what+" backward", q, err, arg{onednn.ArgDiffDst, out}, arg{onednn.ArgDiffSrc, in})
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if dt != p.dt {
-			p.notes = append(p.notes, what)
-		}
-		pl.fwd, pl.bwd = fwd, bwd
-		pl.ws = make([]byte, fwd.Size(onednn.ArgWorkspace))
-		return pl, nil
+		q, err = p.eng.MaxPoolBackward(src, dst, 2, padR, pl.fwd.Primitive)
+		pl.bwd, err = p.accept(what+" backward", q, err, arg{onednn.ArgDiffDst, out}, arg{onednn.ArgDiffSrc, in})
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	return nil, errors.Join(errs...)
+	p.noteType(name, types[i])
+	pl.ws = make([]byte, pl.fwd.Size(onednn.ArgWorkspace))
+	return pl, nil
+}
+
+// firstWorking calls try on the candidates 0, 1, ... until one succeeds
+// and returns its number, or -1 and every candidate's error.
+func firstWorking(candidates int, try func(i int) error) (int, error) {
+	var errs []error
+	for i := range candidates {
+		err := try(i)
+		if err == nil {
+			return i, nil
+		}
+		errs = append(errs, err)
+	}
+	return -1, errors.Join(errs...)
+}
+
+// noteType records a layer that runs in another type than the trunk's.
+func (p *dnnlPlan) noteType(name string, dt onednn.DataType) {
+	if dt != p.dt {
+		p.notes = append(p.notes, fmt.Sprintf("%s in %s", name, typeNames[dt]))
+	}
 }
 
 // primitives lists every primitive of the plan, its reorders included.

@@ -62,8 +62,8 @@ func (op *kernel) DiffWRT(n int) []bool {
 }
 
 func (op *kernel) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	if len(in) != op.arity {
-		return nil, fmt.Errorf("%v: expected %d inputs, got %d", op, op.arity, len(in))
+	if err := checkArity(op, len(in)); err != nil {
+		return nil, err
 	}
 	shapes := make([]tensor.Shape, len(in))
 	for i, d := range in {
@@ -87,8 +87,8 @@ func (op *kernel) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	if op.diff == nil {
 		return nil, fmt.Errorf("%v has no gradient", op)
 	}
-	if len(in) != op.arity {
-		return nil, fmt.Errorf("%v: expected %d inputs, got %d", op, op.arity, len(in))
+	if err := checkArity(op, len(in)); err != nil {
+		return nil, err
 	}
 	return op.diff(op, in, grad)
 }
