@@ -346,7 +346,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		Final: hist.Metrics[len(hist.Metrics)-1], History: hist.Metrics, WallSeconds: time.Since(start).Seconds(),
 		ImagesPerSecond: float64(hist.Images) / hist.TrainSeconds, BLAS: impl.Name(), Kernels: t.Net.Kernels(), Classes: classes, Checkpoint: checkpoint,
 	}
-	if s.Scores, err = verify.Score(hist.Test.Features, hist.Test.Predicted, testSet.Labels, centerValues(t), t.Dim); err != nil {
+	if s.Scores, err = verify.Score(hist.Test.Features, hist.Test.Predicted, testSet.Labels, t.Centers.Values(), t.Dim); err != nil {
 		return nil, err
 	}
 	fmt.Fprint(logw, s.Scores)
@@ -438,7 +438,7 @@ func Evaluate(o Options, checkpoint string) (train.EvalResult, verify.Scores, er
 	if r, err = t.Evaluate(testSet); err != nil {
 		return r, fs, err
 	}
-	centers := centerValues(t)
+	centers := t.Centers.Values()
 	if fs, err = verify.Score(r.Features, r.Predicted, testSet.Labels, centers, t.Dim); err != nil {
 		return r, fs, err
 	}
@@ -457,8 +457,6 @@ func Evaluate(o Options, checkpoint string) (train.EvalResult, verify.Scores, er
 	}
 	return r, fs, nil
 }
-
-func centerValues(t *train.Trainer) []float64 { return t.Centers.Values() }
 
 // writeFile replaces path atomically with data, naming path on error.
 func writeFile(path string, data []byte) error {

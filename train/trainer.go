@@ -407,15 +407,15 @@ func (t *Trainer) TrainEpoch(ctx context.Context, ds Data, progress func(step, s
 		if err == nil {
 			err = checkLabels(idx, labels, t.Net.Classes)
 		}
+		if err != nil {
+			return e, fmt.Errorf("train: epoch %d, step %d: %w", t.Epoch+1, t.Step+1, err)
+		}
 		if t.Flip {
 			for i := range idx {
 				if shifts.Uint64()&1 == 1 {
 					flipImage(images[i*graph.Rows*graph.Cols : (i+1)*graph.Rows*graph.Cols])
 				}
 			}
-		}
-		if err != nil {
-			return e, fmt.Errorf("train: epoch %d, step %d: %w", t.Epoch+1, t.Step+1, err)
 		}
 		r, err := t.TrainStep(images, labels)
 		if err != nil {
