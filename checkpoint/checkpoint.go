@@ -31,25 +31,16 @@ import (
 //	classes             number of classes (10)
 //	epoch, step         epochs and steps completed
 //	current_lr          learning rate of the next epoch
-//	seed, batch, dim, lr, lr_steps, lr_gamma, momentum, weight_decay, lambda, alpha, shift
-//	                    the Hyper fields; lr_steps is comma-separated ("7,9", or
-//	                    "" for none); floats are written in the shortest form
-//	                    that reads back to the same float64; shift may be
-//	                    missing (checkpoints written before it), meaning 0
-//	dataset             the images the run learns when not MNIST: "fashion"
-//	flip                "true" when the training images were mirrored at
-//	                    random; missing when not
 //	epoch_loss_sum, epoch_softmax_sum, epoch_center_sum, epoch_correct, epoch_steps
 //	                    Sums, the running sums of an epoch interrupted
 //	                    part-way; missing in older checkpoints, meaning none
+//
+// The hyperparameters of the run (seed, batch, dim, lr, lr_steps, ...) are
+// kept under keys of their own, which package train defines and checks
+// (train.Params): this package keeps them in Metadata as they are.
 const Version = 1
 
-const (
-	checkpointMagic = "centerloss-go"
-
-	// maxBatch bounds the batch size a checkpoint may ask a trainer for.
-	maxBatch = 1 << 20
-)
+const checkpointMagic = "centerloss-go"
 
 var (
 	// ErrNotSafetensors reports input that is not a safetensors file, or a
@@ -63,7 +54,6 @@ var (
 // its tensors by name (see the package documentation for both).
 type Checkpoint struct {
 	Version int          // checkpoint_version
-	Hyper   Hyper        // hyperparameters of the run
 	Dtype   tensor.Dtype // tensor.Float32 or tensor.Float64
 	Classes int
 	Epoch   int     // epochs completed
@@ -72,29 +62,11 @@ type Checkpoint struct {
 	Sums    Sums    // of the epoch under way when Step is part-way through one
 
 	// Metadata is the file's __metadata__. When writing, the typed fields
-	// above replace the keys they own; other keys are kept as they are.
+	// above replace the keys they own; other keys, the run's
+	// hyperparameters among them, are kept as they are.
 	Metadata map[string]string
 	// Tensors holds every tensor by name.
 	Tensors map[string]*Tensor
-}
-
-// Hyper are the hyperparameters a checkpoint keeps, one metadata key each.
-// Their ranges are the trainer's to check; Read checks only that each is a
-// number of its kind.
-type Hyper struct {
-	Batch       int     // batch
-	LR          float64 // lr, the initial learning rate
-	LRSteps     []int   // lr_steps, the epochs at whose start the rate is multiplied by LRGamma
-	LRGamma     float64 // lr_gamma
-	Momentum    float64 // momentum
-	WeightDecay float64 // weight_decay
-	Lambda      float64 // lambda, the weight of the center loss
-	Alpha       float64 // alpha, the center learning rate
-	Dim         int     // dim, the deep-feature dimension
-	Seed        uint64  // seed
-	Shift       int     // shift, the largest random translation in pixels; 0 when the key is missing
-	Dataset     string  // dataset; "" (no key) is MNIST
-	Flip        bool    // flip; false when the key is missing
 }
 
 // Sums are the running sums of an epoch stopped part-way (metadata
@@ -164,10 +136,6 @@ func (c *Checkpoint) metadata() map[string]string {
 		m[k] = v
 	}
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
-	steps := make([]string, len(c.Hyper.LRSteps))
-	for i, s := range c.Hyper.LRSteps {
-		steps[i] = strconv.Itoa(s)
-	}
 	dtype := "float32"
 	if c.Dtype == tensor.Float64 {
 		dtype = "float64"
@@ -182,17 +150,6 @@ func (c *Checkpoint) metadata() map[string]string {
 		"epoch":              strconv.Itoa(c.Epoch),
 		"step":               strconv.Itoa(c.Step),
 		"current_lr":         f(c.LR),
-		"seed":               strconv.FormatUint(c.Hyper.Seed, 10),
-		"batch":              strconv.Itoa(c.Hyper.Batch),
-		"dim":                strconv.Itoa(c.Hyper.Dim),
-		"lr":                 f(c.Hyper.LR),
-		"lr_steps":           strings.Join(steps, ","),
-		"lr_gamma":           f(c.Hyper.LRGamma),
-		"momentum":           f(c.Hyper.Momentum),
-		"weight_decay":       f(c.Hyper.WeightDecay),
-		"lambda":             f(c.Hyper.Lambda),
-		"alpha":              f(c.Hyper.Alpha),
-		"shift":              strconv.Itoa(c.Hyper.Shift),
 		"epoch_loss_sum":     f(c.Sums.Loss),
 		"epoch_softmax_sum":  f(c.Sums.Softmax),
 		"epoch_center_sum":   f(c.Sums.Center),
@@ -200,14 +157,6 @@ func (c *Checkpoint) metadata() map[string]string {
 		"epoch_steps":        strconv.Itoa(c.Sums.Steps),
 	} {
 		m[k] = v
-	}
-	delete(m, "dataset")
-	if c.Hyper.Dataset != "" {
-		m["dataset"] = c.Hyper.Dataset
-	}
-	delete(m, "flip")
-	if c.Hyper.Flip {
-		m["flip"] = "true"
 	}
 	return m
 }
@@ -320,48 +269,11 @@ func (c *Checkpoint) parseMetadata() error {
 	c.Epoch = integer("epoch", 0, math.MaxInt32)
 	c.Step = integer("step", 0, math.MaxInt)
 	c.LR = float("current_lr")
-	h := &c.Hyper
-	if s, ok := get("seed"); ok {
-		var err error
-		if h.Seed, err = strconv.ParseUint(s, 10, 64); err != nil {
-			errs = append(errs, fmt.Errorf("metadata: seed=%q, want an unsigned integer", s))
-		}
-	}
-	h.Batch = integer("batch", 1, maxBatch)
-	h.Dim = integer("dim", 1, safetensors.MaxDim)
-	h.LR = float("lr")
-	h.LRGamma = float("lr_gamma")
-	h.Momentum = float("momentum")
-	h.WeightDecay = float("weight_decay")
-	h.Lambda = float("lambda")
-	h.Alpha = float("alpha")
-	h.Dataset = m["dataset"] // the trainer checks the name
-	h.Flip = false
-	if s, ok := m["flip"]; ok {
-		if h.Flip, ok = map[string]bool{"true": true, "false": false}[s]; !ok {
-			errs = append(errs, fmt.Errorf("metadata: flip=%q, want true or false", s))
-		}
-	}
-	h.Shift = 0
-	if _, ok := m["shift"]; ok {
-		h.Shift = integer("shift", 0, math.MaxInt32) // the trainer bounds it further
-	}
 	c.Sums = Sums{}
 	if _, ok := m["epoch_steps"]; ok {
 		c.Sums = Sums{Loss: float("epoch_loss_sum"), Softmax: float("epoch_softmax_sum"),
 			Center: float("epoch_center_sum"), Correct: integer("epoch_correct", 0, math.MaxInt),
 			Steps: integer("epoch_steps", 0, math.MaxInt)}
-	}
-	h.LRSteps = nil
-	if s, ok := get("lr_steps"); ok && s != "" {
-		for _, f := range strings.Split(s, ",") {
-			v, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil {
-				errs = append(errs, fmt.Errorf("metadata: lr_steps=%q, want comma-separated epochs", s))
-				break
-			}
-			h.LRSteps = append(h.LRSteps, v)
-		}
 	}
 	return errors.Join(errs...)
 }
@@ -383,9 +295,9 @@ func (c *Checkpoint) checkTensors() error {
 	if !ok {
 		return fmt.Errorf("tensor %q is missing", Centers)
 	}
-	if want := []int{c.Classes, c.Hyper.Dim}; !slices.Equal(centers.Shape, want) {
-		return fmt.Errorf("tensor %q has shape %s, but the metadata says %d classes and D=%d",
-			Centers, FormatShape(centers.Shape), c.Classes, c.Hyper.Dim)
+	if len(centers.Shape) != 2 || centers.Shape[0] != c.Classes || centers.Shape[1] < 1 {
+		return fmt.Errorf("tensor %q has shape %s, but the metadata says %d classes: want (%d, D)",
+			Centers, FormatShape(centers.Shape), c.Classes, c.Classes)
 	}
 	for _, name := range names {
 		if name == Centers {

@@ -12,8 +12,9 @@ import (
 	"github.com/centerloss-go/centerloss/checkpoint"
 )
 
-// A checkpoint written and read back: the metadata comes back typed, the
-// tensors by name. Package train builds one from a trainer
+// A checkpoint written and read back: its own metadata comes back typed,
+// other keys (the hyperparameters, which package train defines) as text,
+// the tensors by name. Package train builds one from a trainer
 // (Trainer.Checkpoint) and restores a trainer from one (LoadCheckpoint).
 func Example() {
 	dir, err := os.MkdirTemp("", "checkpoint")
@@ -25,8 +26,7 @@ func Example() {
 
 	c := &checkpoint.Checkpoint{
 		Version: checkpoint.Version, Dtype: tensor.Float32, Classes: 10, Epoch: 2, Step: 1874, LR: 0.02,
-		Hyper: checkpoint.Hyper{Batch: 64, LR: 0.02, LRSteps: []int{4}, LRGamma: 0.1, Momentum: 0.9,
-			WeightDecay: 5e-4, Lambda: 0.1, Alpha: 0.5, Dim: 2, Seed: 1},
+		Metadata: map[string]string{"lambda": "0.1", "lr_steps": "4"},
 		Tensors: map[string]*checkpoint.Tensor{
 			"fc2.weight":                             {Shape: []int{10, 2}, Data: make([]float32, 20)},
 			checkpoint.MomentumPrefix + "fc2.weight": {Shape: []int{10, 2}, Data: make([]float32, 20)},
@@ -40,7 +40,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("epoch %d, step %d, lambda %g, lr steps %v\n", back.Epoch, back.Step, back.Hyper.Lambda, back.Hyper.LRSteps)
+	fmt.Printf("epoch %d, step %d, lambda %s, lr steps %s\n", back.Epoch, back.Step, back.Metadata["lambda"], back.Metadata["lr_steps"])
 	fmt.Println("centers", checkpoint.FormatShape(back.Tensors[checkpoint.Centers].Shape), back.Metadata["model"])
 
 	// A damaged file is refused, naming the file and the damage.
@@ -50,7 +50,7 @@ func Example() {
 	_, err = checkpoint.ReadFile(path)
 	fmt.Println(strings.Replace(err.Error(), dir, "DIR", 1))
 	// Output:
-	// epoch 2, step 1874, lambda 0.1, lr steps [4]
+	// epoch 2, step 1874, lambda 0.1, lr steps 4
 	// centers (10, 2) LeNet++
-	// checkpoint DIR/checkpoint.safetensors: truncated: the header length says 664 bytes of header, but only 92 bytes follow it
+	// checkpoint DIR/checkpoint.safetensors: truncated: the header length says 528 bytes of header, but only 92 bytes follow it
 }

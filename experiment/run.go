@@ -134,30 +134,14 @@ func (o Options) Validate() error {
 	if err := mnist.CheckSet(o.Dataset); err != nil {
 		return &UsageError{Option: "Dataset", Err: err}
 	}
-	// Check each hyperparameter alone so that the error names its field.
-	for _, f := range []struct {
-		field string
-		set   func(*train.Hyper)
-	}{
-		{"Batch", func(h *train.Hyper) { h.Batch = o.Batch }},
-		{"LR", func(h *train.Hyper) { h.LR = o.LR }},
-		{"LRSteps", func(h *train.Hyper) { h.LRSteps = o.LRSteps }},
-		{"LRGamma", func(h *train.Hyper) { h.LRGamma = o.LRGamma }},
-		{"Momentum", func(h *train.Hyper) { h.Momentum = o.Momentum }},
-		{"WeightDecay", func(h *train.Hyper) { h.WeightDecay = o.WeightDecay }},
-		{"Lambda", func(h *train.Hyper) { h.Lambda = o.Lambda }},
-		{"Alpha", func(h *train.Hyper) { h.Alpha = o.Alpha }},
-		{"Dim", func(h *train.Hyper) { h.Dim = o.Dim }},
-		{"Shift", func(h *train.Hyper) { h.Shift = o.Shift }},
-		{"Flip", func(h *train.Hyper) { h.Flip = o.Flip }},
-	} {
-		h := train.DefaultHyper()
-		f.set(&h)
-		if err := h.Validate(); err != nil {
-			return &UsageError{Option: f.field, Err: err}
+	if err := o.Hyper.Validate(); err != nil {
+		var he *train.HyperError
+		if errors.As(err, &he) {
+			return &UsageError{Option: he.Param.Field, Err: err}
 		}
+		return err
 	}
-	return o.Hyper.Validate()
+	return nil
 }
 
 // RunExistsError is Run's refusal of an output folder that holds another

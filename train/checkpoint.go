@@ -1,7 +1,6 @@
 package train
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -17,46 +16,15 @@ import (
 // dimension).
 var ErrCheckpointMismatch = errors.New("checkpoint does not fit the trainer")
 
-// checkpointHyper is h as a checkpoint keeps it (the precision is not kept:
-// a run may resume in another one).
-func checkpointHyper(h Hyper) checkpoint.Hyper {
-	return checkpoint.Hyper{
-		Batch: h.Batch, LR: h.LR, LRSteps: slices.Clone(h.LRSteps), LRGamma: h.LRGamma, Momentum: h.Momentum,
-		WeightDecay: h.WeightDecay, Lambda: h.Lambda, Alpha: h.Alpha, Dim: h.Dim, Seed: h.Seed, Shift: h.Shift,
-		Dataset: fileDataset(h.Dataset), Flip: h.Flip,
-	}
-}
-
-// defaultDataset is the data set of a checkpoint that names none: MNIST
-// (mnist.Digits), which every checkpoint learnt before others could.
-const defaultDataset = "mnist"
-
-// fileDataset is the name a checkpoint keeps for a data set: none for
-// MNIST, the file format's default.
-func fileDataset(name string) string {
-	if name == defaultDataset {
-		return ""
-	}
-	return name
-}
-
-// hyperOf is the inverse of checkpointHyper, with the default precision.
-func hyperOf(h checkpoint.Hyper) Hyper {
-	return Hyper{
-		Batch: h.Batch, LR: h.LR, LRSteps: slices.Clone(h.LRSteps), LRGamma: h.LRGamma, Momentum: h.Momentum,
-		WeightDecay: h.WeightDecay, Lambda: h.Lambda, Alpha: h.Alpha, Dim: h.Dim, Seed: h.Seed, Shift: h.Shift,
-		Dataset: cmp.Or(h.Dataset, defaultDataset), Flip: h.Flip,
-	}
-}
-
 // Checkpoint returns a copy of everything t needs to resume: weights, PReLU
 // slopes, centers, momentum buffers, position and hyperparameters.
 func (t *Trainer) Checkpoint() (*checkpoint.Checkpoint, error) {
 	c := &checkpoint.Checkpoint{
-		Version: checkpoint.Version, Hyper: checkpointHyper(t.Hyper), Dtype: t.Dtype, Classes: t.Net.Classes,
+		Version: checkpoint.Version, Dtype: t.Dtype, Classes: t.Net.Classes,
 		Epoch: t.Epoch, Step: t.Step, LR: t.LRAt(t.Epoch + 1), Sums: checkpoint.Sums(t.Sums),
-		Tensors: make(map[string]*checkpoint.Tensor),
+		Metadata: make(map[string]string), Tensors: make(map[string]*checkpoint.Tensor),
 	}
+	t.Hyper.metadata(c.Metadata)
 	add := func(name string, d *tensor.Dense) error {
 		if d == nil {
 			return fmt.Errorf("checkpoint: %s has no value", name)
@@ -114,9 +82,15 @@ func LoadCheckpoint(path string, overrides ...func(*Hyper)) (*Trainer, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := hyperOf(c.Hyper)
-	if err := h.Validate(); err != nil {
+	h, err := hyperOf(c.Metadata)
+	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: metadata: %w", path, err)
+	}
+	// Before building a network of D features: the centers say what D the
+	// file holds.
+	if centers := c.Tensors[checkpoint.Centers].Shape; centers[1] != h.Dim { // Read checked it is (classes, D)
+		return nil, fmt.Errorf("checkpoint %s: tensor %q has shape %s, but the metadata says %d classes and D=%d",
+			path, checkpoint.Centers, checkpoint.FormatShape(centers), c.Classes, h.Dim)
 	}
 	for _, o := range overrides {
 		if o != nil {
@@ -145,8 +119,8 @@ func (t *Trainer) Restore(c *checkpoint.Checkpoint) error {
 	if c.Dtype != t.Dtype {
 		return mismatch("checkpoint is %v, trainer is %v", c.Dtype, t.Dtype)
 	}
-	if c.Hyper.Dim != t.Dim {
-		return mismatch("feature dimension: checkpoint has D=%d, trainer has D=%d", c.Hyper.Dim, t.Dim)
+	if ct := c.Tensors[checkpoint.Centers]; ct != nil && len(ct.Shape) == 2 && ct.Shape[1] != t.Dim {
+		return mismatch("feature dimension: checkpoint has D=%d, trainer has D=%d", ct.Shape[1], t.Dim)
 	}
 	if c.Classes != t.Net.Classes {
 		return mismatch("checkpoint has %d classes, trainer has %d", c.Classes, t.Net.Classes)

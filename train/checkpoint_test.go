@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -269,7 +270,7 @@ func TestCheckpointDimMismatch(t *testing.T) {
 
 	// A checkpoint whose metadata agrees with the trainer but whose tensors
 	// do not: the shape check names the tensor.
-	c.Hyper.Dim = 2
+	c.Tensors[checkpoint.Centers] = &checkpoint.Tensor{Shape: []int{10, 2}, Data: make([]float32, 20)}
 	err = other.Restore(c)
 	if !errors.Is(err, ErrCheckpointMismatch) || !strings.Contains(err.Error(), "fc1.weight has shape (3, 1152), trainer wants (2, 1152)") {
 		t.Fatalf("restore fc1.weight (3, 1152) into D=2: error %v", err)
@@ -313,7 +314,7 @@ func ckptBytes(t *testing.T, edit func(c *checkpoint.Checkpoint)) []byte {
 		t.Fatal(err)
 	}
 	cc := *c
-	cc.Metadata = map[string]string{}
+	cc.Metadata = maps.Clone(c.Metadata)
 	cc.Tensors = make(map[string]*checkpoint.Tensor, len(c.Tensors))
 	for k, v := range c.Tensors {
 		cc.Tensors[k] = v
@@ -333,6 +334,15 @@ func ckptBytes(t *testing.T, edit func(c *checkpoint.Checkpoint)) []byte {
 // case) or does not fit the network or its hyperparameters.
 func TestCheckpointErrors(t *testing.T) {
 	valid := ckptBytes(t, nil)
+	// meta sets a metadata key, or deletes it for "".
+	meta := func(key, value string) func(c *checkpoint.Checkpoint) {
+		return func(c *checkpoint.Checkpoint) {
+			c.Metadata[key] = value
+			if value == "" {
+				delete(c.Metadata, key)
+			}
+		}
+	}
 	drop := func(names ...string) func(c *checkpoint.Checkpoint) {
 		return func(c *checkpoint.Checkpoint) {
 			for _, name := range names {
@@ -358,8 +368,16 @@ func TestCheckpointErrors(t *testing.T) {
 	}{
 		{name: "cut by one byte", data: valid[:len(valid)-1], want: "truncated: the tensors need", wantErr: checkpoint.ErrTruncated},
 		{name: "garbage", data: []byte("this is certainly not a checkpoint, it is some text"), want: "header length", wantErr: checkpoint.ErrNotSafetensors},
-		{name: "bad hyperparameter", data: ckptBytes(t, func(c *checkpoint.Checkpoint) { c.Hyper.Alpha = 1.5 }), want: "metadata: alpha 1.5 must be in [0, 1]"},
-		{name: "shift too large", data: ckptBytes(t, func(c *checkpoint.Checkpoint) { c.Hyper.Shift = maxShift + 1 }), want: "metadata: shift 9 must be in [0, 8]"},
+		{name: "bad hyperparameter", data: ckptBytes(t, meta("alpha", "1.5")), want: "metadata: alpha 1.5 must be in [0, 1]"},
+		{name: "shift too large", data: ckptBytes(t, meta("shift", "9")), want: "metadata: shift 9 must be in [0, 8]"},
+		{name: "key missing", data: ckptBytes(t, meta("lambda", "")), want: `metadata: key "lambda" is missing`},
+		{name: "bad number", data: ckptBytes(t, meta("lr", "fast")), want: `metadata: lr: "fast" is not a number`},
+		{name: "infinite number", data: ckptBytes(t, meta("alpha", "+Inf")), want: "metadata: alpha +Inf must be in [0, 1]"},
+		{name: "bad shift", data: ckptBytes(t, meta("shift", "-1")), want: "metadata: shift -1 must be in [0, 8]"},
+		{name: "bad lr_steps", data: ckptBytes(t, meta("lr_steps", "3;5")), want: `metadata: lr_steps: "3;5" is not a comma-separated list`},
+		{name: "bad flip", data: ckptBytes(t, meta("flip", "yes")), want: `metadata: flip: "yes" is not true or false`},
+		{name: "huge batch", data: ckptBytes(t, meta("batch", "1000000000")), want: "metadata: batch size 1000000000 must be in [2, 1048576]"},
+		{name: "centers against dim", data: ckptBytes(t, meta("dim", "3")), want: `tensor "centers" has shape (10, 2), but the metadata says 10 classes and D=3`},
 		{name: "tensor missing", data: ckptBytes(t, drop("prelu2_1.weight", "momentum.prelu2_1.weight")), want: "tensor prelu2_1.weight is missing", wantErr: ErrCheckpointMismatch},
 		{name: "wrong shape", data: ckptBytes(t, reshape([]int{64, 32, 25}, "conv2_1.weight", "momentum.conv2_1.weight")), want: "tensor conv2_1.weight has shape (64, 32, 25), trainer wants (64, 32, 5, 5)", wantErr: ErrCheckpointMismatch},
 		{name: "extra tensor", data: ckptBytes(t, func(c *checkpoint.Checkpoint) {
@@ -367,7 +385,7 @@ func TestCheckpointErrors(t *testing.T) {
 			c.Tensors["momentum.fc2.bias"] = &checkpoint.Tensor{Shape: []int{10}, Data: make([]float32, 10)}
 		}), want: "tensor fc2.bias is not part of this network", wantErr: ErrCheckpointMismatch},
 		{name: "other D", data: ckptBytes(t, func(c *checkpoint.Checkpoint) {
-			c.Hyper.Dim = 8
+			c.Metadata["dim"] = "8"
 			c.Tensors["centers"] = &checkpoint.Tensor{Shape: []int{10, 8}, Data: make([]float32, 80)}
 		}), want: "checkpoint has D=8, trainer has D=2", wantErr: ErrCheckpointMismatch},
 	}

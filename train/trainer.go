@@ -17,81 +17,6 @@ import (
 	"github.com/centerloss-go/centerloss/graph"
 )
 
-// Hyper are the hyperparameters of a run.
-type Hyper struct {
-	Batch       int     // images per step
-	LR          float64 // initial learning rate
-	LRSteps     []int   // epochs (1-based) at whose start the rate is multiplied by LRGamma
-	LRGamma     float64 // factor of each learning-rate step
-	Momentum    float64
-	WeightDecay float64
-	Lambda      float64 // weight of the center loss; 0 trains with softmax only
-	Alpha       float64 // center learning rate of the alpha rule, in [0, 1]
-	Dim         int     // deep feature dimension
-	Seed        uint64  // weight initialisation, shuffling and shifts
-	Shift       int     // largest random translation of a training image, in pixels (0: none)
-	Flip        bool    // mirror each training image left to right with probability 1/2, each time it is seen
-	// Dataset names the images the run learns: "mnist" ("" too) or
-	// "fashion" (package mnist's names). The trainer reads whatever data
-	// it is given; package experiment loads this set, and checkpoints keep
-	// the name.
-	Dataset string
-	// Precision of the convolutional trunk ("" or graph.F32, graph.BF16).
-	// It is not part of a checkpoint: a run may resume in another one.
-	Precision graph.Precision
-}
-
-// DefaultHyper returns the defaults of the trainer, which reach 99% test
-// accuracy on MNIST with compact 2-D clusters (see README).
-func DefaultHyper() Hyper {
-	return Hyper{
-		Batch: 64, LR: 0.02, LRSteps: []int{4}, LRGamma: 0.1,
-		Momentum: 0.9, WeightDecay: 5e-4, Lambda: 0.1, Alpha: 0.5, Dim: 2, Seed: 1, Dataset: defaultDataset,
-	}
-}
-
-// Validate reports the first hyperparameter that is out of range.
-func (h Hyper) Validate() error {
-	switch {
-	case h.Batch < 2:
-		// gorgonia takes a one-element label vector for a scalar.
-		return fmt.Errorf("batch size %d must be at least 2", h.Batch)
-	case !(h.LR > 0) || math.IsInf(h.LR, 0):
-		return fmt.Errorf("learning rate %v must be a positive number", h.LR)
-	case !(h.LRGamma > 0):
-		return fmt.Errorf("learning-rate factor %v must be positive", h.LRGamma)
-	case !(h.Momentum >= 0 && h.Momentum < 1):
-		return fmt.Errorf("momentum %v must be in [0, 1)", h.Momentum)
-	case !(h.WeightDecay >= 0):
-		return fmt.Errorf("weight decay %v must be at least 0", h.WeightDecay)
-	case !(h.Lambda >= 0) || math.IsInf(h.Lambda, 0):
-		return fmt.Errorf("lambda %v must be a number at least 0", h.Lambda)
-	case !(h.Alpha >= 0 && h.Alpha <= 1):
-		return fmt.Errorf("alpha %v must be in [0, 1]", h.Alpha)
-	case h.Dim < 1:
-		return fmt.Errorf("feature dimension %d must be at least 1", h.Dim)
-	case h.Shift < 0 || h.Shift > maxShift:
-		return fmt.Errorf("shift %d must be in [0, %d] pixels", h.Shift, maxShift)
-	}
-	for _, e := range h.LRSteps {
-		if e < 1 {
-			return fmt.Errorf("learning-rate step at epoch %d: epochs count from 1", e)
-		}
-	}
-	return nil
-}
-
-// LRAt returns the learning rate during epoch (1-based).
-func (h Hyper) LRAt(epoch int) float64 {
-	lr := h.LR
-	for _, e := range h.LRSteps {
-		if epoch >= e {
-			lr *= h.LRGamma
-		}
-	}
-	return lr
-}
-
 // evalBatch is the batch size of the evaluation graph: large enough to keep
 // the cores busy, small enough to keep its buffers modest.
 const evalBatch = 100
@@ -318,10 +243,6 @@ func flipImage(im []float32) {
 		slices.Reverse(im[r*graph.Cols : (r+1)*graph.Cols])
 	}
 }
-
-// maxShift bounds Hyper.Shift: a larger translation would leave little of a
-// 28×28 digit in the frame.
-const maxShift = 8
 
 // shiftStream marks the PCG streams of the shifts apart from those of Shuffle.
 const shiftStream = 1 << 63

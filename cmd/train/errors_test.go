@@ -650,7 +650,7 @@ func TestFashionRun(t *testing.T) {
 	}
 	ckpt := filepath.Join(out, experiment.CheckpointFile)
 	c, err := checkpoint.ReadFile(ckpt)
-	if err != nil || c.Hyper.Dataset != "fashion" {
+	if err != nil || c.Metadata["dataset"] != "fashion" {
 		t.Fatalf("checkpoint: dataset %v (%v)", c, err)
 	}
 	if code, stdout, stderr := runCmd("-eval", ckpt, "-data", data, "-test-limit", "100", "-out", t.TempDir()); code != 0 || !strings.Contains(stdout, "test acc") {

@@ -46,19 +46,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fashion, fashionEpochs := experiment.Defaults(mnist.Fashion)
 	o := experiment.Options{Hyper: h}
 	fs.IntVar(&o.Epochs, "epochs", epochs, fmt.Sprintf("number of epochs (Fashion-MNIST: %d)", fashionEpochs))
-	fs.IntVar(&o.Batch, "batch", h.Batch, "images per training step")
-	fs.Float64Var(&o.LR, "lr", h.LR, "initial learning rate")
-	steps := fs.String("lr-steps", joinInts(h.LRSteps), fmt.Sprintf("comma-separated epochs at whose start the learning rate is multiplied by -lr-gamma (empty: constant; Fashion-MNIST: %q)", joinInts(fashion.LRSteps)))
-	fs.Float64Var(&o.LRGamma, "lr-gamma", h.LRGamma, "learning-rate factor at each of -lr-steps")
-	fs.Float64Var(&o.Momentum, "momentum", h.Momentum, "SGD momentum")
-	fs.Float64Var(&o.WeightDecay, "weight-decay", h.WeightDecay, "L2 weight decay on conv and linear weights")
-	fs.Float64Var(&o.Lambda, "lambda", h.Lambda, "weight of the center loss (0: softmax only)")
-	fs.Float64Var(&o.Alpha, "alpha", h.Alpha, "center learning rate of the alpha rule, in [0, 1]")
-	fs.IntVar(&o.Dim, "dim", h.Dim, "deep feature dimension")
-	fs.IntVar(&o.Shift, "shift", h.Shift, fmt.Sprintf("shift each training image by up to this many pixels at random, each step (0: no augmentation; Fashion-MNIST: %d)", fashion.Shift))
-	fs.BoolVar(&o.Flip, "flip", h.Flip, "mirror each training image left to right with probability 1/2, each step (for clothes, not digits)")
-	seed := fs.Uint64("seed", h.Seed, "seed of the weight initialisation, the shuffling and the shifts")
-	fs.StringVar(&o.Dataset, "dataset", h.Dataset, "the images to learn: mnist (handwritten digits) or fashion (Fashion-MNIST, Debian package dataset-fashion-mnist)")
+	for _, p := range train.Params() {
+		usage := p.Usage
+		if v := p.Format(&fashion); v != p.Format(&h) && p.Field != "Dataset" {
+			usage += fmt.Sprintf(" (Fashion-MNIST: %q)", v)
+		}
+		switch v := p.Value(&o.Hyper).(type) {
+		case *int:
+			fs.IntVar(v, p.Name, *v, usage)
+		case *uint64:
+			fs.Uint64Var(v, p.Name, *v, usage)
+		case *float64:
+			fs.Float64Var(v, p.Name, *v, usage)
+		case *bool:
+			fs.BoolVar(v, p.Name, *v, usage)
+		case *string:
+			fs.StringVar(v, p.Name, *v, usage)
+		default:
+			fs.Var(hyperValue{p, &o.Hyper}, p.Name, usage)
+		}
+	}
 	fs.StringVar(&o.DataDir, "data", "", "folder with the data set's IDX files (default: the GoMNIST module's copy of MNIST, Debian's of Fashion-MNIST)")
 	fs.StringVar(&o.Out, "out", "runs/default", "folder for everything the run writes")
 	fs.IntVar(&o.TrainLimit, "train-limit", 0, "use only the first N training images (0: all 60000)")
@@ -82,22 +89,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	o.Seed = *seed
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	if o.Dataset == mnist.Fashion {
-		// Fashion-MNIST's default schedule, where the flags do not set one.
-		given := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+		// Fashion-MNIST's defaults, where the flags do not set them.
 		if !given["epochs"] {
 			o.Epochs = fashionEpochs
 		}
-		if !given["lr-steps"] {
-			*steps = joinInts(fashion.LRSteps)
-		}
-		if !given["shift"] {
-			o.Shift = fashion.Shift
-		}
-		if !given["lr"] {
-			o.LR = fashion.LR
+		for _, p := range train.Params() {
+			if !given[p.Name] {
+				if err := p.Parse(&o.Hyper, p.Format(&fashion)); err != nil {
+					panic(err) // a value Format wrote
+				}
+			}
 		}
 	}
 	var err error
@@ -110,19 +114,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "train: -precision %s: %v\n", o.Precision, err)
 		return 2
 	}
-	if o.LRSteps, err = parseInts(*steps); err != nil {
-		fmt.Fprintf(stderr, "train: -lr-steps: %v\n", err)
-		return 2
-	}
 	if o.Resume != "" || *evalPath != "" {
 		// A checkpoint brings its own hyperparameters; silently ignoring
 		// one given on the command line would mislead.
 		var clash []string
-		fs.Visit(func(f *flag.Flag) {
-			if hyperFlags[f.Name] {
-				clash = append(clash, "-"+f.Name)
+		for _, p := range train.Params() {
+			if given[p.Name] {
+				clash = append(clash, "-"+p.Name)
 			}
-		})
+		}
 		if len(clash) > 0 {
 			fmt.Fprintf(stderr, "train: %s cannot be combined with -resume or -eval: the checkpoint's hyperparameters are used\n", strings.Join(clash, ", "))
 			return 2
@@ -203,13 +203,10 @@ func bf16Hint(batch int) string {
 		bf16.Milliseconds(), f32.Milliseconds())
 }
 
-// flagOf names the flag that sets each field of experiment.Options and
-// train.Hyper.
+// flagOf names the flag that sets each field of experiment.Options that is
+// not a hyperparameter (train.Params name those).
 var flagOf = map[string]string{
 	"Epochs": "-epochs", "TrainLimit": "-train-limit", "TestLimit": "-test-limit", "Out": "-out", "DataDir": "-data",
-	"Batch": "-batch", "LR": "-lr", "LRSteps": "-lr-steps", "LRGamma": "-lr-gamma", "Momentum": "-momentum",
-	"WeightDecay": "-weight-decay", "Lambda": "-lambda", "Alpha": "-alpha", "Dim": "-dim", "Shift": "-shift",
-	"Dataset": "-dataset", "Flip": "-flip",
 }
 
 // message renders err for the command line, speaking of flags where the
@@ -218,7 +215,11 @@ func message(err error) string {
 	msg := err.Error()
 	var ue *experiment.UsageError
 	if errors.As(err, &ue) {
-		if f, ok := flagOf[ue.Option]; ok {
+		f, ok := flagOf[ue.Option]
+		if p, isHyper := train.ParamOf(ue.Option); isHyper {
+			f, ok = "-"+p.Name, true
+		}
+		if ok {
 			flagged := *ue
 			flagged.Option = f
 			msg = strings.Replace(msg, ue.Error(), flagged.Error(), 1)
@@ -263,31 +264,18 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// hyperFlags are the flags a checkpoint overrides.
-var hyperFlags = map[string]bool{
-	"batch": true, "lr": true, "lr-steps": true, "lr-gamma": true, "momentum": true, "weight-decay": true,
-	"lambda": true, "alpha": true, "dim": true, "shift": true, "seed": true, "dataset": true, "flip": true,
+// hyperValue is a hyperparameter given on the command line in the text
+// form of train.Param.
+type hyperValue struct {
+	p train.Param
+	h *train.Hyper
 }
 
-func joinInts(v []int) string {
-	s := make([]string, len(v))
-	for i, x := range v {
-		s[i] = strconv.Itoa(x)
+func (v hyperValue) String() string {
+	if v.h == nil {
+		return "" // the zero value flag.PrintDefaults compares with
 	}
-	return strings.Join(s, ",")
+	return v.p.Format(v.h)
 }
 
-func parseInts(s string) ([]int, error) {
-	if strings.TrimSpace(s) == "" {
-		return nil, nil
-	}
-	var out []int
-	for _, f := range strings.Split(s, ",") {
-		v, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil {
-			return nil, fmt.Errorf("%q is not a whole number", f)
-		}
-		out = append(out, v)
-	}
-	return out, nil
-}
+func (v hyperValue) Set(s string) error { return v.p.Parse(v.h, s) }
