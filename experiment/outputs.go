@@ -172,16 +172,3 @@ func Exports(dir string, test *mnist.Dataset, last int) Output {
 		return WriteFeaturesNPY(filepath.Join(dir, FeaturesNPY), filepath.Join(dir, LabelsNPY), ev.Features, test.Labels, dim)
 	}
 }
-
-// replaceRun is the Output that deletes the files of the run that dir held
-// before this one, once, after this run's first epoch.
-func replaceRun(dir string) Output {
-	done := false
-	return func(train.EpochReport) error {
-		if done {
-			return nil
-		}
-		done = true
-		return clearOut(dir)
-	}
-}

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"gorgonia.org/tensor"
@@ -37,8 +38,8 @@ type Options struct {
 	TestLimit  int    // use only the first N test images (0: all)
 	Resume     string // checkpoint to continue from; its hyperparameters replace Hyper
 	// Overwrite replaces the outputs of another run found in Out, once
-	// the new run has completed its first epoch (a run that fails before
-	// leaves them as they were). Without it (and without Resume) Run
+	// the new run has completed its first epoch or saved its checkpoint on
+	// an interruption (a run that fails before leaves them as they were). Without it (and without Resume) Run
 	// refuses such a folder with a *RunExistsError, so that no run is lost
 	// to a repeated command.
 	Overwrite bool
@@ -304,8 +305,10 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	// checkpoint, the feature plots, the log line; after the last, the
 	// final exports.
 	var outs []Output
+	replace := func() error { return nil }
 	if o.Overwrite && o.Resume == "" {
-		outs = append(outs, replaceRun(o.Out))
+		replace = sync.OnceValue(func() error { return clearOut(o.Out) })
+		outs = append(outs, func(train.EpochReport) error { return replace() })
 	}
 	hist := &History{Metrics: history}
 	outs = append(outs, hist.Record,
@@ -318,6 +321,11 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	hooks.Epoch = Outputs(outs...)
 	if err := t.Fit(ctx, trainSet, testSet, o.Epochs, hooks); err != nil {
 		if errors.Is(err, train.ErrInterrupted) {
+			// Its checkpoint replaces the old run's: the old run's other
+			// files go first, so that the folder never holds two runs.
+			if rerr := replace(); rerr != nil {
+				return nil, errors.Join(err, rerr)
+			}
 			if serr := train.SaveCheckpoint(checkpoint, t); serr != nil {
 				return nil, errors.Join(err, serr)
 			}
