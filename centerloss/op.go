@@ -8,6 +8,8 @@ import (
 	"github.com/chewxy/hm"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/centerloss-go/centerloss/internal/value"
 )
 
 // Loss returns the scalar node
@@ -205,7 +207,7 @@ func (op *lossOp) DoDiff(ctx gorgonia.ExecutionContext, inputs gorgonia.Nodes, o
 	if err != nil {
 		return fmt.Errorf("centerloss: %v: dodiff: %w", op, err)
 	}
-	g, err := scalarOf(up)
+	g, err := value.Scalar(up)
 	if err != nil {
 		return fmt.Errorf("centerloss: %v: dodiff: %w", op, err)
 	}
@@ -265,7 +267,7 @@ func (op *gradOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 	if err != nil {
 		return nil, fmt.Errorf("centerloss: %v: %w", op, err)
 	}
-	g, err := scalarOf(in[2])
+	g, err := value.Scalar(in[2])
 	if err != nil {
 		return nil, fmt.Errorf("centerloss: %v: %w", op, err)
 	}
@@ -323,31 +325,6 @@ func gradient[T float](c *Centers, features tensor.Tensor, labels []int, g float
 		}
 	}
 	return nil
-}
-
-// scalarOf returns the single value of an upstream gradient, which is a
-// scalar or, depending on how the graph was built, a one-element tensor.
-func scalarOf(v gorgonia.Value) (float64, error) {
-	if v != nil {
-		switch d := v.Data().(type) {
-		case float64:
-			return d, nil
-		case float32:
-			return float64(d), nil
-		case []float64:
-			if len(d) == 1 && v.Size() == 1 {
-				return d[0], nil
-			}
-		case []float32:
-			if len(d) == 1 && v.Size() == 1 {
-				return float64(d[0]), nil
-			}
-		}
-	}
-	if v == nil {
-		return 0, fmt.Errorf("no upstream gradient: %w", ErrShape)
-	}
-	return 0, fmt.Errorf("upstream gradient of shape %v and dtype %v, want a single float: %w", v.Shape(), v.Dtype(), ErrShape)
 }
 
 func (op *gradOp) ReturnsPtr() bool     { return false }

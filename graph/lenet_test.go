@@ -9,6 +9,8 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/centerloss-go/centerloss/internal/value"
 )
 
 // rig is a LeNet++ with a loss and a machine that computes the gradients of
@@ -58,7 +60,7 @@ func (r *rig) run(t *testing.T) float64 {
 	if err := r.m.RunAll(); err != nil {
 		t.Fatal(err)
 	}
-	c, err := Scalar(r.cost.Value())
+	c, err := value.Scalar(r.cost.Value())
 	if err != nil {
 		t.Fatal(err)
 	}

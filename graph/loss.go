@@ -7,6 +7,8 @@ import (
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/centerloss-go/centerloss/internal/value"
 )
 
 // SoftmaxCrossEntropy is the mean softmax cross-entropy of logits (N,K)
@@ -104,7 +106,7 @@ func xentGradDo(op *kernel, in []G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	scale, err := Scalar(in[2])
+	scale, err := value.Scalar(in[2])
 	if err != nil {
 		return nil, fmt.Errorf("%v: upstream gradient: %w", op, err)
 	}
@@ -116,29 +118,4 @@ func xentGradDo(op *kernel, in []G.Value) (G.Value, error) {
 		xent(k, data[float64](z), labels, data[float64](dz), scale)
 	}
 	return dz, nil
-}
-
-// Scalar returns the number held by a scalar value: a gorgonia F32 or F64,
-// or a float tensor with one element.
-func Scalar(v G.Value) (float64, error) {
-	switch v := v.(type) {
-	case *G.F32:
-		return float64(*v), nil
-	case *G.F64:
-		return float64(*v), nil
-	case tensor.Tensor:
-		if v.Shape().TotalSize() == 1 {
-			switch d := v.Data().(type) {
-			case []float32:
-				return float64(d[0]), nil
-			case []float64:
-				return d[0], nil
-			case float32:
-				return float64(d), nil
-			case float64:
-				return d, nil
-			}
-		}
-	}
-	return 0, fmt.Errorf("not a float scalar: %T %v", v, v)
 }

@@ -10,6 +10,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/centerloss-go/centerloss/graph"
+	"github.com/centerloss-go/centerloss/internal/value"
 	"github.com/centerloss-go/centerloss/mnist"
 )
 
@@ -85,7 +86,7 @@ func step(t *testing.T, cfg graph.Config, images *tensor.Dense, labels []int) *s
 	}
 	r := &stepResult{net: net}
 	var err error
-	if r.cost, err = graph.Scalar(cost.Value()); err != nil {
+	if r.cost, err = value.Scalar(cost.Value()); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range net.Params {

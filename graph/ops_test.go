@@ -8,6 +8,8 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/centerloss-go/centerloss/internal/value"
 )
 
 // randTensor returns a tensor of the given shape with entries uniform in (-1, 1).
@@ -78,7 +80,7 @@ func gradCheck(t *testing.T, values []*tensor.Dense, f func(g *G.ExprGraph, in [
 		if err := m.RunAll(); err != nil {
 			t.Fatal(err)
 		}
-		c, err := Scalar(cost.Value())
+		c, err := value.Scalar(cost.Value())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -185,7 +187,7 @@ func TestSoftmaxCrossEntropyValue(t *testing.T) {
 		if err := m.RunAll(); err != nil {
 			t.Fatal(err)
 		}
-		got, _ := Scalar(loss.Value())
+		got, _ := value.Scalar(loss.Value())
 		if want := -math.Log(0.75) / 2; math.Abs(got-want) > 1e-6 {
 			t.Errorf("%v: loss %v, want %v", dt, got, want)
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/centerloss-go/centerloss/centerloss"
 	"github.com/centerloss-go/centerloss/graph"
+	"github.com/centerloss-go/centerloss/internal/value"
 )
 
 // evalBatch is the batch size of the evaluation graph: large enough to keep
@@ -144,11 +145,11 @@ func (t *Trainer) TrainStep(images []float32, labels []int) (StepResult, error) 
 		return r, fmt.Errorf("step %d: %w", t.Step+1, err)
 	}
 	var err error
-	if r.Loss, err = graph.Scalar(t.all.Value()); err != nil {
+	if r.Loss, err = value.Scalar(t.all.Value()); err != nil {
 		return r, err
 	}
-	r.Softmax, _ = graph.Scalar(t.softmax.Value())
-	r.Center, _ = graph.Scalar(t.center.Value())
+	r.Softmax, _ = value.Scalar(t.softmax.Value())
+	r.Center, _ = value.Scalar(t.center.Value())
 	for _, q := range []struct {
 		name string
 		v    float64
@@ -157,8 +158,11 @@ func (t *Trainer) TrainStep(images []float32, labels []int) (StepResult, error) 
 			return r, &DivergedError{Epoch: t.Epoch + 1, Step: t.Step + 1, What: fmt.Sprintf("the %s is %v", q.name, q.v)}
 		}
 	}
-	logits := t.Net.Logits.Value().(*tensor.Dense)
-	for i, p := range argmaxRows(logits) {
+	logits, err := value.Floats(t.Net.Logits.Value())
+	if err != nil {
+		return r, fmt.Errorf("step %d: logits: %w", t.Step+1, err)
+	}
+	for i, p := range argmaxRows(logits, t.Net.Classes) {
 		if p == labels[i] {
 			r.Correct++
 		}
@@ -205,10 +209,10 @@ func copyImages(dst *tensor.Dense, src []float32) {
 	}
 }
 
-// argmaxRows returns the index of the largest entry of each row of m.
-func argmaxRows(m *tensor.Dense) []int {
-	n, k := m.Shape()[0], m.Shape()[1]
-	v := values(m)
+// argmaxRows returns the index of the largest entry of each row of the
+// row-major matrix v of k columns.
+func argmaxRows(v []float64, k int) []int {
+	n := len(v) / k
 	out := make([]int, n)
 	for i := range out {
 		best := math.Inf(-1)
@@ -219,22 +223,6 @@ func argmaxRows(m *tensor.Dense) []int {
 		}
 	}
 	return out
-}
-
-// values returns the entries of a float tensor as float64s (a copy).
-func values(t *tensor.Dense) []float64 {
-	switch t.Dtype() {
-	case tensor.Float32:
-		s := t.Float32s()
-		out := make([]float64, len(s))
-		for i, x := range s {
-			out[i] = float64(x)
-		}
-		return out
-	case tensor.Float64:
-		return slices.Clone(t.Float64s())
-	}
-	return nil
 }
 
 // flipImage mirrors one image left to right.
@@ -516,10 +504,15 @@ func (e *evaluator) run(ds Data, c *centerloss.Centers) (EvalResult, error) {
 		if err := e.vm.RunAll(); err != nil {
 			return r, fmt.Errorf("evaluate: %w", err)
 		}
-		feats := values(e.net.Features.Value().(*tensor.Dense))
-		logitsT := e.net.Logits.Value().(*tensor.Dense)
-		logits := values(logitsT)
-		pred := argmaxRows(logitsT)
+		feats, err := value.Floats(e.net.Features.Value())
+		if err != nil {
+			return r, fmt.Errorf("evaluate: features: %w", err)
+		}
+		logits, err := value.Floats(e.net.Logits.Value())
+		if err != nil {
+			return r, fmt.Errorf("evaluate: logits: %w", err)
+		}
+		pred := argmaxRows(logits, k)
 		for i := 0; i < hi-lo; i++ {
 			copy(r.Features[(lo+i)*dim:(lo+i+1)*dim], feats[i*dim:(i+1)*dim])
 			r.Predicted[lo+i] = pred[i]

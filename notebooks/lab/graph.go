@@ -7,7 +7,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/centerloss-go/centerloss/centerloss"
-	"github.com/centerloss-go/centerloss/graph"
+	"github.com/centerloss-go/centerloss/internal/value"
 )
 
 // Node is a node of a gorgonia expression graph (gorgonia.Node).
@@ -195,7 +195,7 @@ func CenterValues(c *Centers) []float64 { return c.Values() }
 // Scalar returns the value of a scalar node (after a run) as a float64; it
 // panics if v is not a single float.
 func Scalar(v Value) float64 {
-	s, err := graph.Scalar(v)
+	s, err := value.Scalar(v)
 	if err != nil {
 		panic(fmt.Sprintf("lab: Scalar: %v", err))
 	}
@@ -205,21 +205,11 @@ func Scalar(v Value) float64 {
 // Floats returns a copy of the elements of a float64 or float32 tensor (or
 // scalar value) as float64, in row-major order. It panics on other values.
 func Floats(v Value) []float64 {
-	switch x := v.Data().(type) {
-	case []float64:
-		return append([]float64(nil), x...)
-	case []float32:
-		out := make([]float64, len(x))
-		for i, f := range x {
-			out[i] = float64(f)
-		}
-		return out
-	case float64:
-		return []float64{x}
-	case float32:
-		return []float64{float64(x)}
+	f, err := value.Floats(v)
+	if err != nil {
+		panic(fmt.Sprintf("lab: Floats: %v", err))
 	}
-	panic(fmt.Sprintf("lab: Floats of %T", v.Data()))
+	return f
 }
 
 // Backing returns the live elements of a float64 tensor: writing to the slice
