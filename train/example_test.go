@@ -2,6 +2,8 @@ package train_test
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"log"
 	"math/rand/v2"
@@ -107,4 +109,26 @@ func ExampleData() {
 	fmt.Println(len(losses), "epochs; the loss fell:", losses[1] < losses[0])
 	// Output:
 	// 2 epochs; the loss fell: true
+}
+
+// A command line's flags from the table of hyperparameters: each named,
+// explained and checked once.
+func ExampleParams() {
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	h := train.DefaultHyper()
+	for _, p := range train.Params() {
+		fs.Func(p.Name, p.Usage, func(s string) error { return p.Parse(&h, s) })
+	}
+	if err := fs.Parse([]string{"-lr", "0.05", "-lr-steps", "3,5", "-alpha", "2"}); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(h.LR, h.LRSteps, h.Batch)
+
+	var he *train.HyperError
+	if err := h.Validate(); errors.As(err, &he) {
+		fmt.Printf("-%s: %v\n", he.Param.Name, err)
+	}
+	// Output:
+	// 0.05 [3 5] 64
+	// -alpha: alpha 2 must be in [0, 1]
 }
