@@ -88,11 +88,11 @@ func TestKernel(t *testing.T) {
 					case o.Type == "stream":
 						shown = append(shown, fmt.Sprintf("%.120q", o.Text))
 					default:
-						shown = append(shown, fmt.Sprintf("%.120q", o.Data["text/plain"]))
+						shown = append(shown, fmt.Sprintf("%.120q", o.DataText("text/plain")))
 					}
-					if png, ok := o.Data["image/png"]; ok {
+					if _, ok := o.Data["image/png"]; ok {
 						pictures++
-						if text := o.Data["text/plain"]; png == "" || !strings.HasPrefix(text, "PNG ") {
+						if text := o.DataText("text/plain"); o.DataText("image/png") == "" || !strings.HasPrefix(text, "PNG ") {
 							t.Errorf("%s#%d shows a picture with text form %q; want PNG WxH", name, c.Number, text)
 						}
 					}

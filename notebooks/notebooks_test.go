@@ -50,23 +50,24 @@ func TestNotebookFiles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if nb.NBFormat != 4 || nb.KernelName != "gophernotes" || nb.KernelLang != "go" || nb.LanguageName != "go" {
+		m := nb.Metadata
+		if nb.NBFormat != 4 || m.Kernelspec.Name != "gophernotes" || m.Kernelspec.Language != "go" || m.LanguageInfo.Name != "go" {
 			t.Errorf("%s: nbformat %d, kernelspec %q (%q), language %q; want 4, gophernotes (go), go",
-				name, nb.NBFormat, nb.KernelName, nb.KernelLang, nb.LanguageName)
+				name, nb.NBFormat, m.Kernelspec.Name, m.Kernelspec.Language, m.LanguageInfo.Name)
 		}
-		if nb.CodeCellCount == 0 {
-			t.Errorf("%s has no code cells", name)
-		}
+		code := 0
 		for _, c := range nb.Cells {
 			if c.Type != "code" {
 				continue
 			}
-			if strings.Contains(c.Source, "github.com/centerloss-go/centerloss") {
+			code++
+			if strings.Contains(string(c.Source), "github.com/centerloss-go/centerloss") {
 				t.Errorf("%s#%d names the module by its path; notebooks import \"./lab\"", name, c.Number)
 			}
-			f, err := parser.ParseFile(token.NewFileSet(), "", "package p\n"+c.Source, parser.ImportsOnly)
+			f, err := parser.ParseFile(token.NewFileSet(), "", "package p\n"+string(c.Source), parser.ImportsOnly)
 			if err != nil {
-				continue // statements, not an import cell
+				t.Errorf("%s#%d: %v", name, c.Number, err)
+				continue
 			}
 			for _, im := range f.Imports {
 				path, _ := strconv.Unquote(im.Path.Value)
@@ -75,6 +76,9 @@ func TestNotebookFiles(t *testing.T) {
 					t.Errorf("%s#%d imports %s; notebooks import only \"./lab\" and the standard library", name, c.Number, path)
 				}
 			}
+		}
+		if code == 0 {
+			t.Errorf("%s has no code cells", name)
 		}
 	}
 }
@@ -98,7 +102,13 @@ func TestNotebooksRun(t *testing.T) {
 	// here (TestKernel runs it on checkpoints).
 	env := []string{lab.QuickEnv + "=1", lab.CheckpointEnv + "=" + ckpt,
 		lab.SoftmaxCheckpointEnv + "=" + filepath.Join(dir, "none.safetensors")}
-	images := os.Getenv(imagesEnv)
+	if images := os.Getenv(imagesEnv); images != "" {
+		abs, err := filepath.Abs(images)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env = append(env, nbrun.ImageDirEnv+"="+abs)
+	}
 	for _, name := range notebooks {
 		t.Run(strings.TrimSuffix(name, ".ipynb"), func(t *testing.T) {
 			nb, err := nbrun.Load(name)
@@ -108,7 +118,7 @@ func TestNotebooksRun(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 			defer cancel()
 			start := time.Now()
-			out, err := nbrun.Run(ctx, nb, nbrun.Options{ModuleDir: mod, Env: env, ImageDir: images})
+			out, err := nbrun.Run(ctx, nb, nbrun.Options{ModuleDir: mod, Env: env})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -173,7 +183,7 @@ func TestTypoFails(t *testing.T) {
 	}
 	cell := -1
 	for i, c := range nb.Cells {
-		if c.Type == "code" && strings.Contains(c.Source, "lab.CenterLoss(") {
+		if c.Type == "code" && strings.Contains(string(c.Source), "lab.CenterLoss(") {
 			cell = i
 			break
 		}
@@ -181,7 +191,7 @@ func TestTypoFails(t *testing.T) {
 	if cell < 0 {
 		t.Fatal("no cell calls lab.CenterLoss")
 	}
-	nb.Cells[cell].Source = strings.Replace(nb.Cells[cell].Source, "lab.CenterLoss(", "lab.CenterLos(", 1)
+	nb.Cells[cell].Source = nbrun.Text(strings.Replace(string(nb.Cells[cell].Source), "lab.CenterLoss(", "lab.CenterLos(", 1))
 	_, err = nbrun.Check(context.Background(), nb, nbrun.Options{ModuleDir: moduleDir(t)})
 	if err == nil {
 		t.Fatal("a notebook with a typo passed")
