@@ -4,7 +4,6 @@ import (
 	"context"
 	"go/parser"
 	"go/token"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -83,10 +82,6 @@ func TestNotebookFiles(t *testing.T) {
 	}
 }
 
-// imagesEnv names a folder where TestNotebooksRun saves the pictures the
-// notebooks show, to look at them without Jupyter.
-const imagesEnv = "CENTERLOSS_NOTEBOOK_IMAGES"
-
 // TestNotebooksRun runs every notebook, top to bottom, as gophernotes would,
 // with the quick run size. The training notebook is given a checkpoint, so
 // that its cells that load one run too.
@@ -102,13 +97,6 @@ func TestNotebooksRun(t *testing.T) {
 	// here (TestKernel runs it on checkpoints).
 	env := []string{lab.QuickEnv + "=1", lab.CheckpointEnv + "=" + ckpt,
 		lab.SoftmaxCheckpointEnv + "=" + filepath.Join(dir, "none.safetensors")}
-	if images := os.Getenv(imagesEnv); images != "" {
-		abs, err := filepath.Abs(images)
-		if err != nil {
-			t.Fatal(err)
-		}
-		env = append(env, nbrun.ImageDirEnv+"="+abs)
-	}
 	for _, name := range notebooks {
 		t.Run(strings.TrimSuffix(name, ".ipynb"), func(t *testing.T) {
 			nb, err := nbrun.Load(name)

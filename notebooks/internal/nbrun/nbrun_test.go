@@ -237,7 +237,7 @@ func TestCheckProgram(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := string(p.Source)
+	src := string(p)
 	for _, want := range []string{
 		"//line t.ipynb#1:1:8\n\"fmt\"\n",                                               // an import, hoisted, with its position
 		"//line t.ipynb#4:1:8\n\"github.com/centerloss-go/centerloss/notebooks/lab\"\n", // a local import, resolved

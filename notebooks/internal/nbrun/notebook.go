@@ -2,21 +2,14 @@
 // gophernotes kernel as one compiled Go program, so that a test can check
 // that every notebook runs from top to bottom.
 //
-// The notebooks are written in the part of Go that both gomacro (the
-// interpreter inside gophernotes) and the Go compiler accept: a code cell is
-// imports followed by statements, and no cell declares a function. Such a
-// notebook is one Go program once its imports are hoisted and its cells run
-// in order inside main, so that a variable of one cell is one of main seen
-// by the later cells. Go's own rules then hold for every cell: a variable is
-// declared once and used, an import is used. What the program adds to Go is
-// what gophernotes adds: the last expression of a cell, if it has a value,
-// is shown (printed), and the display package and the Display function
-// exist. Check also rejects what Go accepts and gomacro does not run (see
-// lintGomacro and genericOnly).
-//
-// Every position in an error names the notebook and the cell, counting all
-// cells (Markdown too) from 1: "01-the-op.ipynb#7:3:5" is line 3, column 5
-// of the seventh cell.
+// The notebooks are written in the Go that both gomacro (the interpreter
+// inside gophernotes) and the compiler accept: a cell is imports, then
+// statements. With the imports hoisted and the cells run in order inside
+// main, a notebook is a Go program, and Go's rules hold for its cells. The
+// program adds what gophernotes adds: a cell's last value is shown, and the
+// display package and Display exist. Check also rejects what Go accepts and
+// gomacro does not run. A position in an error names the notebook and the
+// cell, counting all cells from 1: "01-the-op.ipynb#7:3:5".
 package nbrun
 
 import (

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"go/ast"
+	"go/build"
 	"go/importer"
 	"go/parser"
 	"go/scanner"
@@ -15,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	pathpkg "path"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -29,15 +31,6 @@ type Options struct {
 	ModuleDir string
 	// Env is added to the environment of the program (not of the build).
 	Env []string
-}
-
-// ImageDirEnv names a folder, in Options.Env, where the program writes every
-// picture it shows, named after the notebook, the cell and a counter.
-const ImageDirEnv = "NBRUN_IMAGE_DIR"
-
-// Program is a notebook assembled into one Go program and type-checked.
-type Program struct {
-	Source []byte // the Go program
 }
 
 // supportFile names, in positions, the code the runner adds.
@@ -97,13 +90,12 @@ func assemble(nb *Notebook, moduleDir, modulePath string) ([]byte, []string, err
 				fmt.Fprintf(&b, "//line %s:%d:%d\n%s\n", file, pos.Line, pos.Column, spec)
 			}
 		}
-		// Blanking the imports out keeps the positions of what follows.
-		body := strings.Map(func(r rune) rune {
-			if r == '\n' {
-				return r
+		body := []byte(src) // with the imports blanked out, byte by byte, to keep positions
+		for i := range end {
+			if body[i] != '\n' {
+				body[i] = ' '
 			}
-			return ' '
-		}, src[:end]) + src[end:]
+		}
 		if err := noFuncDecl(file, body); err != nil {
 			errs = append(errs, err)
 		}
@@ -120,10 +112,10 @@ func assemble(nb *Notebook, moduleDir, modulePath string) ([]byte, []string, err
 // noFuncDecl rejects a function declared in a cell, which the program could
 // not put inside main. In gomacro such a function sees the variables of the
 // cells; moved to package level it would not.
-func noFuncDecl(file, body string) error {
+func noFuncDecl(file string, body []byte) error {
 	fset := token.NewFileSet()
 	var s scanner.Scanner
-	s.Init(fset.AddFile(file, -1, len(body)), []byte(body), nil, 0)
+	s.Init(fset.AddFile(file, -1, len(body)), body, nil, 0)
 	prev := token.ILLEGAL
 	for {
 		pos, tok, lit := s.Scan()
@@ -141,42 +133,39 @@ func noFuncDecl(file, body string) error {
 // importPath checks an import of a cell and maps a local import path (as
 // gomacro takes it: absolute, or relative to the kernel's folder, which is
 // the notebook's folder dir) to the import path of that package in the
-// module; other paths are returned unchanged.
+// module at the absolute moduleDir; other paths are returned unchanged.
 func importPath(dir, path, moduleDir, modulePath string) (string, error) {
 	if genericOnly[path] {
 		return "", fmt.Errorf("import %q: a package of generic functions and types only, which gomacro (gophernotes) cannot import: the plugin it builds for it does not compile", path)
 	}
-	if !(path == "." || path == ".." || strings.HasPrefix(path, "/") || strings.HasPrefix(path, "./") || strings.HasPrefix(path, "../")) {
+	if !build.IsLocalImport(path) && !filepath.IsAbs(path) {
 		return path, nil
 	}
 	abs := path
-	if !filepath.IsAbs(abs) {
-		abs = filepath.Join(dir, filepath.FromSlash(path))
+	if !filepath.IsAbs(path) {
+		abs = filepath.Join(dir, path)
 	}
-	mod, err := filepath.Abs(moduleDir)
-	if err != nil {
-		return "", fmt.Errorf("import %q: %w", path, err)
+	rel, err := filepath.Rel(moduleDir, abs)
+	if err != nil || !filepath.IsLocal(rel) {
+		return "", fmt.Errorf("import %q: %s is outside the module in %s", path, abs, moduleDir)
 	}
-	rel, err := filepath.Rel(mod, filepath.Clean(abs))
-	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return "", fmt.Errorf("import %q: %s is outside the module in %s", path, abs, mod)
-	}
-	if rel == "." {
-		return modulePath, nil
-	}
-	return modulePath + "/" + filepath.ToSlash(rel), nil
+	return pathpkg.Join(modulePath, filepath.ToSlash(rel)), nil
 }
 
-// Check assembles nb into a program and type-checks it. The last expression
-// of a cell, if it has a value, is shown as gophernotes shows it. Check
-// returns every error of the notebook's cells, including code Go accepts and
-// gomacro does not run.
-func Check(ctx context.Context, nb *Notebook, opt Options) (*Program, error) {
-	modulePath, err := readModulePath(opt.ModuleDir)
+// Check assembles nb into a Go program and type-checks it. The last
+// expression of a cell, if it has a value, is shown as gophernotes shows it.
+// Check returns the program, or every error of the notebook's cells,
+// including code Go accepts and gomacro does not run.
+func Check(ctx context.Context, nb *Notebook, opt Options) ([]byte, error) {
+	moduleDir, err := filepath.Abs(opt.ModuleDir)
 	if err != nil {
 		return nil, err
 	}
-	src, paths, err := assemble(nb, opt.ModuleDir, modulePath)
+	modulePath, err := readModulePath(moduleDir)
+	if err != nil {
+		return nil, err
+	}
+	src, paths, err := assemble(nb, moduleDir, modulePath)
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +227,7 @@ func Check(ctx context.Context, nb *Notebook, opt Options) (*Program, error) {
 	if len(hard) > 0 {
 		return nil, errors.Join(hard...)
 	}
-	return &Program{Source: prog.Bytes()}, nil
+	return prog.Bytes(), nil
 }
 
 // lintGomacro rejects, in the cells (main's body), what Go accepts and
@@ -282,7 +271,7 @@ func lintGomacro(fset *token.FileSet, body *ast.BlockStmt, info *types.Info) []e
 // folder (where Jupyter starts the kernel). It returns the program's output;
 // the error of a failed run holds the end of that output.
 func Run(ctx context.Context, nb *Notebook, opt Options) ([]byte, error) {
-	p, err := Check(ctx, nb, opt)
+	prog, err := Check(ctx, nb, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -294,7 +283,7 @@ func Run(ctx context.Context, nb *Notebook, opt Options) ([]byte, error) {
 	}
 	defer os.RemoveAll(dir)
 	mainGo, bin := filepath.Join(dir, "main.go"), filepath.Join(dir, "notebook")
-	if err := os.WriteFile(mainGo, p.Source, 0o644); err != nil {
+	if err := os.WriteFile(mainGo, prog, 0o644); err != nil {
 		return nil, fmt.Errorf("%s: %w", nb.Name, err)
 	}
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, mainGo)

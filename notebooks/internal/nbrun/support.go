@@ -7,13 +7,13 @@ var supportImports = [][2]string{
 }
 
 // supportCode is added to every program: what gophernotes provides (the
-// display package, here with PNG, HTML, Markdown and Auto, and the Display
+// display package, here with PNG, Markdown and Auto, and the Display
 // function) and the helpers of main. NOTEBOOK is replaced by the quoted
 // notebook name.
 const supportCode = `
 const nbName = NOTEBOOK
 
-var nbCurrent, nbImages int
+var nbCurrent int
 
 // nbCell marks the start of a cell in the output.
 func nbCell(n int) {
@@ -75,25 +75,15 @@ var display nbDisplay
 
 type nbDisplay struct{}
 
-// PNG checks that b is a PNG and saves it in $NBRUN_IMAGE_DIR if that is set.
+// PNG checks that b is a PNG.
 func (nbDisplay) PNG(b []byte) nbData {
 	cfg, err := nbpng.DecodeConfig(nbbytes.NewReader(b))
 	if err != nil {
 		panic(nbfmt.Sprintf("display: %d bytes that are not image/png: %v", len(b), err))
 	}
-	d := nbData{"image/png", nbfmt.Sprintf("%dx%d image, %d bytes", cfg.Width, cfg.Height, len(b))}
-	if dir := nbos.Getenv("NBRUN_IMAGE_DIR"); dir != "" {
-		nbImages++
-		name := nbfmt.Sprintf("%s/%s-cell%02d-%d.png", dir, nbName, nbCurrent, nbImages)
-		if err := nbos.WriteFile(name, b, 0o644); err != nil {
-			panic(err)
-		}
-		d.text += ", saved as " + name
-	}
-	return d
+	return nbData{"image/png", nbfmt.Sprintf("%dx%d image, %d bytes", cfg.Width, cfg.Height, len(b))}
 }
 
-func (nbDisplay) HTML(s string) nbData     { return nbData{"text/html", s} }
 func (nbDisplay) Markdown(s string) nbData { return nbData{"text/markdown", s} }
 func (nbDisplay) Auto(v interface{}) nbData {
 	if d, ok := nbRender(v); ok {
