@@ -60,6 +60,11 @@ func TestNotebookFiles(t *testing.T) {
 				continue
 			}
 			code++
+			for _, o := range c.Outputs {
+				if w := gomacroWarning(o); w != "" {
+					t.Errorf("%s#%d is saved with a warning of the interpreter in its output: %s", name, c.Number, w)
+				}
+			}
 			if strings.Contains(string(c.Source), "github.com/centerloss-go/centerloss") {
 				t.Errorf("%s#%d names the module by its path; notebooks import \"./lab\"", name, c.Number)
 			}
@@ -187,5 +192,26 @@ func TestTypoFails(t *testing.T) {
 	where := "01-the-op.ipynb#" + strconv.Itoa(nb.Cells[cell].Number) + ":"
 	if !strings.Contains(err.Error(), where) || !strings.Contains(err.Error(), "CenterLos") {
 		t.Errorf("error %q does not name %s and the misspelt name", err, where)
+	}
+}
+
+// TestGomacroWarning checks that the warnings gomacro printed into the
+// first cell of every notebook, before the kernel was patched, are found,
+// and that ordinary output is not taken for one.
+func TestGomacroWarning(t *testing.T) {
+	nb, err := nbrun.Parse([]byte(`{"nbformat":4,"cells":[{"cell_type":"code","source":"import \"./lab\"","outputs":[
+		{"output_type":"stream","name":"stdout","text":["240 points in 4 classes\n"]},
+		{"output_type":"stream","name":"stdout","text":["// warning: skipping import of func iter.Pull[V any](seq iter.Seq[V]) (next func() (V, bool), stop func()):\timporting generic functions or types is not supported yet\n",
+			"// warning: skipping import of func iter.Pull2[K, V any](seq iter.Seq2[K, V]) (next func() (K, V, bool), stop func()):\timporting generic functions or types is not supported yet\n"]}]}]}`),
+		"w.ipynb", ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := nb.Cells[0].Outputs
+	if w := gomacroWarning(out[0]); w != "" {
+		t.Errorf("ordinary output taken for a warning: %q", w)
+	}
+	if w := gomacroWarning(out[1]); !strings.HasPrefix(w, "// warning: skipping import of func iter.Pull[V any]") {
+		t.Errorf("warning not found: %q", w)
 	}
 }
