@@ -7,10 +7,11 @@
 # release (v0.7.5) dies at start-up on current Go, and the kernel can load the
 # notebooks' package only if every module the two share is linked at the same
 # version. So this script builds gophernotes at a known commit with a newer
-# gomacro, requires this module in the build so that the shared modules are
-# raised to this module's versions, checks that they match, runs one cell in
-# the new kernel, and only then installs the binary and a kernelspec with the
-# environment the kernel needs.
+# gomacro, patched so that skipping a generic function of the standard
+# library prints no warning into a notebook, requires this module in the
+# build so that the shared modules are raised to this module's versions,
+# checks that they match, runs one cell in the new kernel, and only then
+# installs the binary and a kernelspec with the environment the kernel needs.
 #
 # Exit status: 0 installed and checked, 1 a step failed, 2 bad usage or a
 # missing prerequisite.
@@ -91,27 +92,48 @@ checkout=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(mktemp -d)
 trap 'rm -rf "$build"' EXIT
 
-echo "install-kernel: gophernotes source"
-if [[ -n $gophernotes_dir ]]; then
-	cp -R "$gophernotes_dir/." "$build/src"
-else
-	info=$(cd "$build" && go mod download -json "$GOPHERNOTES@$GOPHERNOTES_COMMIT") ||
-		die 1 "could not download $GOPHERNOTES at ${GOPHERNOTES_COMMIT:0:7} through the module proxy ($(go env GOPROXY)):
-$(sed -n 's/^[[:space:]]*"Error": "\(.*\)"$/\1/p' <<<"$info" | sed 's/\\n\\t/ /g')
-Clone it (git clone https://$GOPHERNOTES; git -C gophernotes checkout ${GOPHERNOTES_COMMIT:0:7}) and pass --gophernotes DIR."
-	src=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' <<<"$info")
-	[[ -n $src ]] || die 1 "go mod download gave no folder for $GOPHERNOTES"
-	cp -R "$src/." "$build/src"
-fi
-rm -rf "$build/src/.git"
-chmod -R u+w "$build/src" # the module cache is read-only
+# source_into copies the source of module $1 at commit $2 (version $3) into
+# the folder $4: from the folder $5 if one was given with the flag $6, else
+# through the Go module proxy.
+source_into() {
+	local module=$1 commit=$2 version=$3 dest=$4 dir=$5 flag=$6 info
+	echo "install-kernel: $module source"
+	if [[ -z $dir ]]; then
+		info=$(cd "$build" && go mod download -json "$module@$version") ||
+			die 1 "could not download $module at ${commit:0:7} through the module proxy ($(go env GOPROXY)):
+$(sed -n 's/^[[:space:]]*"Error": "\(.*\)",\{0,1\}$/\1/p' <<<"$info" | sed 's/\\n\\t/ /g')
+Clone it (git clone https://$module; git -C ${module##*/} checkout ${commit:0:7}) and pass $flag DIR."
+		dir=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' <<<"$info")
+		[[ -n $dir ]] || die 1 "go mod download gave no folder for $module"
+	fi
+	cp -R "$dir/." "$dest"
+	rm -rf "$dest/.git"
+	chmod -R u+w "$dest" # the module cache is read-only
+}
+
+# patch_gomacro makes gomacro's type converter skip a generic function
+# without a word. gomacro cannot import generic functions; its converter
+# tries, fails and prints a warning on the kernel's standard output, which
+# is the output of the cell running at the time: every notebook's import of
+# lab makes gomacro read the standard package iter, and its first cell showed
+# two warnings about iter.Pull and iter.Pull2.
+patch_gomacro() {
+	local file=$1/go/types/converter.go
+	[[ $(grep -c '^	case \*types\.Func:$' "$file") == 1 ]] ||
+		die 1 "${gomacro_dir:-$GOMACRO@$GOMACRO_VERSION}: go/types/converter.go is not the one this script patches (no single 'case *types.Func:' in it); use gomacro at ${GOMACRO_VERSION##*-}"
+	awk '{ print } /^\tcase \*types\.Func:$/ {
+		print "\t\tif g.Type().(*types.Signature).TypeParams().Len() > 0 {"
+		print "\t\t\treturn nil // generic: not importable, skipped without a warning"
+		print "\t\t}"
+	}' "$file" >"$file.new" && mv "$file.new" "$file"
+}
+
+source_into "$GOPHERNOTES" "$GOPHERNOTES_COMMIT" "$GOPHERNOTES_COMMIT" "$build/src" "$gophernotes_dir" --gophernotes
+source_into "$GOMACRO" "${GOMACRO_VERSION##*-}" "$GOMACRO_VERSION" "$build/gomacro" "$gomacro_dir" --gomacro
+patch_gomacro "$build/gomacro"
 
 cd "$build/src"
-if [[ -n $gomacro_dir ]]; then
-	go mod edit -replace="$GOMACRO=$gomacro_dir"
-else
-	go mod edit -require="$GOMACRO@$GOMACRO_VERSION"
-fi
+go mod edit -replace="$GOMACRO=$build/gomacro"
 # Requiring this module (never imported) puts its requirements in the build's
 # module graph, so every module both use is built at the higher of the two
 # versions, which is this module's unless gophernotes needs a newer one.

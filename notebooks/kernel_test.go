@@ -87,12 +87,15 @@ func TestKernel(t *testing.T) {
 						shown = append(shown, "error "+o.Value)
 					case o.Type == "stream":
 						shown = append(shown, fmt.Sprintf("%.120q", o.Text))
+						if w := gomacroWarning(o); w != "" {
+							t.Errorf("%s#%d shows a warning of the interpreter: %s", name, c.Number, w)
+						}
 					default:
-						shown = append(shown, fmt.Sprintf("%.120q", o.Data["text/plain"]))
+						shown = append(shown, fmt.Sprintf("%.120q", o.DataText("text/plain")))
 					}
-					if png, ok := o.Data["image/png"]; ok {
+					if _, ok := o.Data["image/png"]; ok {
 						pictures++
-						if text := o.Data["text/plain"]; png == "" || !strings.HasPrefix(text, "PNG ") {
+						if text := o.DataText("text/plain"); o.DataText("image/png") == "" || !strings.HasPrefix(text, "PNG ") {
 							t.Errorf("%s#%d shows a picture with text form %q; want PNG WxH", name, c.Number, text)
 						}
 					}
@@ -106,6 +109,19 @@ func TestKernel(t *testing.T) {
 			}
 		})
 	}
+}
+
+// gomacroWarning returns the first line of a stream output that is a
+// warning of gomacro (the interpreter inside gophernotes), or "". It prints
+// them as Go comments, "// warning: ...", straight to the kernel's standard
+// output, which a notebook shows as the output of the running cell.
+func gomacroWarning(o nbrun.Output) string {
+	for _, line := range strings.Split(string(o.Text), "\n") {
+		if strings.HasPrefix(line, "// warning: ") {
+			return line
+		}
+	}
+	return ""
 }
 
 // kernelPictures is how many pictures each notebook shows at least.

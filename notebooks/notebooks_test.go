@@ -4,7 +4,6 @@ import (
 	"context"
 	"go/parser"
 	"go/token"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -50,23 +49,29 @@ func TestNotebookFiles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if nb.NBFormat != 4 || nb.KernelName != "gophernotes" || nb.KernelLang != "go" || nb.LanguageName != "go" {
+		m := nb.Metadata
+		if nb.NBFormat != 4 || m.Kernelspec.Name != "gophernotes" || m.Kernelspec.Language != "go" || m.LanguageInfo.Name != "go" {
 			t.Errorf("%s: nbformat %d, kernelspec %q (%q), language %q; want 4, gophernotes (go), go",
-				name, nb.NBFormat, nb.KernelName, nb.KernelLang, nb.LanguageName)
+				name, nb.NBFormat, m.Kernelspec.Name, m.Kernelspec.Language, m.LanguageInfo.Name)
 		}
-		if nb.CodeCellCount == 0 {
-			t.Errorf("%s has no code cells", name)
-		}
+		code := 0
 		for _, c := range nb.Cells {
 			if c.Type != "code" {
 				continue
 			}
-			if strings.Contains(c.Source, "github.com/centerloss-go/centerloss") {
+			code++
+			for _, o := range c.Outputs {
+				if w := gomacroWarning(o); w != "" {
+					t.Errorf("%s#%d is saved with a warning of the interpreter in its output: %s", name, c.Number, w)
+				}
+			}
+			if strings.Contains(string(c.Source), "github.com/centerloss-go/centerloss") {
 				t.Errorf("%s#%d names the module by its path; notebooks import \"./lab\"", name, c.Number)
 			}
-			f, err := parser.ParseFile(token.NewFileSet(), "", "package p\n"+c.Source, parser.ImportsOnly)
+			f, err := parser.ParseFile(token.NewFileSet(), "", "package p\n"+string(c.Source), parser.ImportsOnly)
 			if err != nil {
-				continue // statements, not an import cell
+				t.Errorf("%s#%d: %v", name, c.Number, err)
+				continue
 			}
 			for _, im := range f.Imports {
 				path, _ := strconv.Unquote(im.Path.Value)
@@ -76,12 +81,11 @@ func TestNotebookFiles(t *testing.T) {
 				}
 			}
 		}
+		if code == 0 {
+			t.Errorf("%s has no code cells", name)
+		}
 	}
 }
-
-// imagesEnv names a folder where TestNotebooksRun saves the pictures the
-// notebooks show, to look at them without Jupyter.
-const imagesEnv = "CENTERLOSS_NOTEBOOK_IMAGES"
 
 // TestNotebooksRun runs every notebook, top to bottom, as gophernotes would,
 // with the quick run size. The training notebook is given a checkpoint, so
@@ -98,7 +102,6 @@ func TestNotebooksRun(t *testing.T) {
 	// here (TestKernel runs it on checkpoints).
 	env := []string{lab.QuickEnv + "=1", lab.CheckpointEnv + "=" + ckpt,
 		lab.SoftmaxCheckpointEnv + "=" + filepath.Join(dir, "none.safetensors")}
-	images := os.Getenv(imagesEnv)
 	for _, name := range notebooks {
 		t.Run(strings.TrimSuffix(name, ".ipynb"), func(t *testing.T) {
 			nb, err := nbrun.Load(name)
@@ -108,7 +111,7 @@ func TestNotebooksRun(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 			defer cancel()
 			start := time.Now()
-			out, err := nbrun.Run(ctx, nb, nbrun.Options{ModuleDir: mod, Env: env, ImageDir: images})
+			out, err := nbrun.Run(ctx, nb, nbrun.Options{ModuleDir: mod, Env: env})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -173,7 +176,7 @@ func TestTypoFails(t *testing.T) {
 	}
 	cell := -1
 	for i, c := range nb.Cells {
-		if c.Type == "code" && strings.Contains(c.Source, "lab.CenterLoss(") {
+		if c.Type == "code" && strings.Contains(string(c.Source), "lab.CenterLoss(") {
 			cell = i
 			break
 		}
@@ -181,7 +184,7 @@ func TestTypoFails(t *testing.T) {
 	if cell < 0 {
 		t.Fatal("no cell calls lab.CenterLoss")
 	}
-	nb.Cells[cell].Source = strings.Replace(nb.Cells[cell].Source, "lab.CenterLoss(", "lab.CenterLos(", 1)
+	nb.Cells[cell].Source = nbrun.Text(strings.Replace(string(nb.Cells[cell].Source), "lab.CenterLoss(", "lab.CenterLos(", 1))
 	_, err = nbrun.Check(context.Background(), nb, nbrun.Options{ModuleDir: moduleDir(t)})
 	if err == nil {
 		t.Fatal("a notebook with a typo passed")
@@ -189,5 +192,26 @@ func TestTypoFails(t *testing.T) {
 	where := "01-the-op.ipynb#" + strconv.Itoa(nb.Cells[cell].Number) + ":"
 	if !strings.Contains(err.Error(), where) || !strings.Contains(err.Error(), "CenterLos") {
 		t.Errorf("error %q does not name %s and the misspelt name", err, where)
+	}
+}
+
+// TestGomacroWarning checks that the warnings gomacro printed into the
+// first cell of every notebook, before the kernel was patched, are found,
+// and that ordinary output is not taken for one.
+func TestGomacroWarning(t *testing.T) {
+	nb, err := nbrun.Parse([]byte(`{"nbformat":4,"cells":[{"cell_type":"code","source":"import \"./lab\"","outputs":[
+		{"output_type":"stream","name":"stdout","text":["240 points in 4 classes\n"]},
+		{"output_type":"stream","name":"stdout","text":["// warning: skipping import of func iter.Pull[V any](seq iter.Seq[V]) (next func() (V, bool), stop func()):\timporting generic functions or types is not supported yet\n",
+			"// warning: skipping import of func iter.Pull2[K, V any](seq iter.Seq2[K, V]) (next func() (K, V, bool), stop func()):\timporting generic functions or types is not supported yet\n"]}]}]}`),
+		"w.ipynb", ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := nb.Cells[0].Outputs
+	if w := gomacroWarning(out[0]); w != "" {
+		t.Errorf("ordinary output taken for a warning: %q", w)
+	}
+	if w := gomacroWarning(out[1]); !strings.HasPrefix(w, "// warning: skipping import of func iter.Pull[V any]") {
+		t.Errorf("warning not found: %q", w)
 	}
 }

@@ -1,0 +1,348 @@
+package nbrun
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"go/ast"
+	"go/build"
+	"go/importer"
+	"go/parser"
+	"go/scanner"
+	"go/token"
+	"go/types"
+	"io"
+	"os"
+	"os/exec"
+	pathpkg "path"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Options says where a notebook program is built and how it runs.
+type Options struct {
+	// ModuleDir is the root of the Go module (the folder of its go.mod) the
+	// notebooks belong to; the program is built inside it, so that it uses
+	// the module's go.mod and go.sum.
+	ModuleDir string
+	// Env is added to the environment of the program (not of the build).
+	Env []string
+}
+
+// supportFile names, in positions, the code the runner adds.
+const supportFile = "nbrun-support"
+
+// genericOnly are the standard packages that export nothing but generic
+// functions and types. gomacro builds a plugin for a standard package newer
+// than its tables; for these the plugin imports the package without using it
+// and does not compile.
+var genericOnly = map[string]bool{"cmp": true, "iter": true, "maps": true, "slices": true, "unique": true, "weak": true}
+
+// assemble writes the program of nb: the cells' imports, hoisted and
+// de-duplicated, then the support code, then main running the cells in
+// order. Every piece of a cell keeps its position through //line comments.
+// It also returns the paths the program imports.
+func assemble(nb *Notebook, moduleDir, modulePath string) ([]byte, []string, error) {
+	var b, cells strings.Builder
+	fmt.Fprintf(&b, "// Program assembled from the notebook %s.\n\npackage main\n\nimport (\n", nb.Name)
+	var paths []string
+	for _, p := range supportImports {
+		fmt.Fprintf(&b, "\t%s %q\n", p[0], p[1])
+		paths = append(paths, p[1])
+	}
+	seen := map[string]bool{}
+	var errs []error
+	for _, c := range nb.Cells {
+		if c.Type != "code" {
+			continue
+		}
+		file := fmt.Sprintf("%s#%d", nb.Name, c.Number)
+		src := strings.ReplaceAll(string(c.Source), "\r\n", "\n")
+		head := "package p\n//line " + file + ":1:1\n"
+		fset := token.NewFileSet()
+		f, err := parser.ParseFile(fset, file, head+src, parser.ImportsOnly)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		end := 0 // where the cell's imports end
+		for _, d := range f.Decls {
+			end = fset.PositionFor(d.End(), false).Offset - len(head)
+		}
+		for _, s := range f.Imports {
+			pos := fset.Position(s.Pos())
+			path, _ := strconv.Unquote(s.Path.Value)
+			if path, err = importPath(nb.Dir, path, moduleDir, modulePath); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", pos, err))
+				continue
+			}
+			spec := strconv.Quote(path)
+			if s.Name != nil {
+				spec = s.Name.Name + " " + spec
+			}
+			if !seen[spec] {
+				seen[spec] = true
+				paths = append(paths, path)
+				fmt.Fprintf(&b, "//line %s:%d:%d\n%s\n", file, pos.Line, pos.Column, spec)
+			}
+		}
+		body := []byte(src) // with the imports blanked out, byte by byte, to keep positions
+		for i := range end {
+			if body[i] != '\n' {
+				body[i] = ' '
+			}
+		}
+		if err := noFuncDecl(file, body); err != nil {
+			errs = append(errs, err)
+		}
+		fmt.Fprintf(&cells, "//line %s:1:1\nnbCell(%d)\n//line %s:1:1\n%s\n", supportFile, c.Number, file, body)
+	}
+	if len(errs) > 0 {
+		return nil, nil, errors.Join(errs...)
+	}
+	fmt.Fprintf(&b, ")\n\n//line %s:1:1\n%s\nfunc main() {\ndefer nbRecover()\n%s}\n",
+		supportFile, strings.Replace(supportCode, "NOTEBOOK", strconv.Quote(nb.Name), 1), cells.String())
+	return []byte(b.String()), paths, nil
+}
+
+// noFuncDecl rejects a function declared in a cell, which the program could
+// not put inside main. In gomacro such a function sees the variables of the
+// cells; moved to package level it would not.
+func noFuncDecl(file string, body []byte) error {
+	fset := token.NewFileSet()
+	var s scanner.Scanner
+	s.Init(fset.AddFile(file, -1, len(body)), body, nil, 0)
+	prev := token.ILLEGAL
+	for {
+		pos, tok, lit := s.Scan()
+		if tok == token.EOF {
+			return nil
+		}
+		if prev == token.FUNC && tok == token.IDENT {
+			return fmt.Errorf("%s: func %s: a cell declares no functions, as its code runs inside one; declare it in lab, or assign a func literal (%s := func(...) {...})",
+				fset.Position(pos), lit, lit)
+		}
+		prev = tok
+	}
+}
+
+// importPath checks an import of a cell and maps a local import path (as
+// gomacro takes it: absolute, or relative to the kernel's folder, which is
+// the notebook's folder dir) to the import path of that package in the
+// module at the absolute moduleDir; other paths are returned unchanged.
+func importPath(dir, path, moduleDir, modulePath string) (string, error) {
+	if genericOnly[path] {
+		return "", fmt.Errorf("import %q: a package of generic functions and types only, which gomacro (gophernotes) cannot import: the plugin it builds for it does not compile", path)
+	}
+	if !build.IsLocalImport(path) && !filepath.IsAbs(path) {
+		return path, nil
+	}
+	abs := path
+	if !filepath.IsAbs(path) {
+		abs = filepath.Join(dir, path)
+	}
+	rel, err := filepath.Rel(moduleDir, abs)
+	if err != nil || !filepath.IsLocal(rel) {
+		return "", fmt.Errorf("import %q: %s is outside the module in %s", path, abs, moduleDir)
+	}
+	return pathpkg.Join(modulePath, filepath.ToSlash(rel)), nil
+}
+
+// Check assembles nb into a Go program and type-checks it. The last
+// expression of a cell, if it has a value, is shown as gophernotes shows it.
+// Check returns the program, or every error of the notebook's cells,
+// including code Go accepts and gomacro does not run.
+func Check(ctx context.Context, nb *Notebook, opt Options) ([]byte, error) {
+	moduleDir, err := filepath.Abs(opt.ModuleDir)
+	if err != nil {
+		return nil, err
+	}
+	modulePath, err := readModulePath(moduleDir)
+	if err != nil {
+		return nil, err
+	}
+	src, paths, err := assemble(nb, moduleDir, modulePath)
+	if err != nil {
+		return nil, err
+	}
+	exports, err := exportData(ctx, opt.ModuleDir, paths)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", nb.Name, err)
+	}
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "main.go", src, parser.SkipObjectResolution)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	conf := types.Config{
+		Importer: importer.ForCompiler(fset, "gc", func(path string) (io.ReadCloser, error) {
+			p := exports[path]
+			if p.Error != nil {
+				return nil, errors.New(p.Error.Err)
+			}
+			return os.Open(p.Export)
+		}),
+		Error: func(err error) { errs = append(errs, err) },
+	}
+	info := &types.Info{
+		Types:     map[ast.Expr]types.TypeAndValue{},
+		Uses:      map[*ast.Ident]types.Object{},
+		Instances: map[*ast.Ident]types.Instance{},
+	}
+	_, _ = conf.Check("main", fset, []*ast.File{f}, info)
+
+	// Show the last statement of every cell if it is an expression with a
+	// value: a statement of main whose successor lies in another file.
+	body := f.Decls[len(f.Decls)-1].(*ast.FuncDecl).Body
+	shown := map[token.Pos]bool{} // where Go reports an expression that is not used
+	var prog bytes.Buffer
+	at := 0
+	for i, s := range body.List {
+		p := fset.Position(s.Pos())
+		es, ok := s.(*ast.ExprStmt)
+		if !ok || p.Filename == supportFile || i+1 < len(body.List) && fset.Position(body.List[i+1].Pos()).Filename == p.Filename {
+			continue
+		}
+		if tv := info.Types[es.X]; !tv.IsVoid() {
+			x := es.X
+			shown[x.Pos()] = true
+			start, end := fset.PositionFor(x.Pos(), false).Offset, fset.PositionFor(x.End(), false).Offset
+			fmt.Fprintf(&prog, "%snbShow(/*line %s:%d:%d*/%s)", src[at:start], p.Filename, p.Line, p.Column, src[start:end])
+			at = end
+		}
+	}
+	prog.Write(src[at:])
+	var hard []error
+	for _, e := range errs {
+		if te, ok := e.(types.Error); !ok || !strings.Contains(te.Msg, "is not used") || !shown[te.Pos] {
+			hard = append(hard, e)
+		}
+	}
+	hard = append(hard, lintGomacro(fset, body, info)...)
+	if len(hard) > 0 {
+		return nil, errors.Join(hard...)
+	}
+	return prog.Bytes(), nil
+}
+
+// lintGomacro rejects, in the cells (main's body), what Go accepts and
+// gomacro does not run: range over an integer or a function, the builtins
+// min, max and clear, generic types, and instances of generic functions or
+// types.
+func lintGomacro(fset *token.FileSet, body *ast.BlockStmt, info *types.Info) []error {
+	var errs []error
+	reject := func(n ast.Node, what string) {
+		errs = append(errs, fmt.Errorf("%s: %s: gomacro (gophernotes) does not run it", fset.Position(n.Pos()), what))
+	}
+	ast.Inspect(body, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.RangeStmt:
+			switch u := info.TypeOf(n.X).(type) {
+			case *types.Basic:
+				if u.Info()&types.IsInteger != 0 {
+					reject(n, "range over an integer (use a three-clause for loop)")
+				}
+			case *types.Signature:
+				reject(n, "range over a function")
+			}
+		case *ast.TypeSpec:
+			if n.TypeParams != nil {
+				reject(n, "generic type "+n.Name.Name)
+			}
+		case *ast.Ident:
+			if b, ok := info.Uses[n].(*types.Builtin); ok && (b.Name() == "min" || b.Name() == "max" || b.Name() == "clear") {
+				reject(n, "builtin "+b.Name())
+			}
+			if _, ok := info.Instances[n]; ok {
+				reject(n, n.Name+" is generic")
+			}
+		}
+		return true
+	})
+	return errs
+}
+
+// Run checks nb, builds it inside the module and runs it in the notebook's
+// folder (where Jupyter starts the kernel). It returns the program's output;
+// the error of a failed run holds the end of that output.
+func Run(ctx context.Context, nb *Notebook, opt Options) ([]byte, error) {
+	prog, err := Check(ctx, nb, opt)
+	if err != nil {
+		return nil, err
+	}
+	// Built inside the module, so that its go.mod applies; the dot keeps the
+	// folder out of ./... patterns.
+	dir, err := os.MkdirTemp(opt.ModuleDir, ".nbrun-")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", nb.Name, err)
+	}
+	defer os.RemoveAll(dir)
+	mainGo, bin := filepath.Join(dir, "main.go"), filepath.Join(dir, "notebook")
+	if err := os.WriteFile(mainGo, prog, 0o644); err != nil {
+		return nil, fmt.Errorf("%s: %w", nb.Name, err)
+	}
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, mainGo)
+	build.Dir = opt.ModuleDir
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("%s: build: %v\n%s", nb.Name, err, out)
+	}
+	cmd := exec.CommandContext(ctx, bin)
+	cmd.Dir = nb.Dir
+	cmd.Env = append(os.Environ(), opt.Env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		tail := string(out)
+		if len(tail) > 6000 {
+			tail = "...\n" + tail[len(tail)-6000:]
+		}
+		return out, fmt.Errorf("%s: run: %v\n%s", nb.Name, err, tail)
+	}
+	return out, nil
+}
+
+// readModulePath returns the module path declared in dir/go.mod.
+func readModulePath(dir string) (string, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		return "", err
+	}
+	if m := regexp.MustCompile(`(?m)^module\s+"?([^"\s]+)`).FindSubmatch(data); m != nil {
+		return string(m[1]), nil
+	}
+	return "", fmt.Errorf("%s/go.mod declares no module", dir)
+}
+
+// listed is what go list says of a package.
+type listed struct {
+	ImportPath string
+	Export     string // the export data file
+	Error      *struct{ Err string }
+}
+
+// exportData builds the packages and returns, by import path, what go list
+// says of each of them and of their dependencies. A package that cannot be
+// built is reported by the type checker at the import that names it.
+func exportData(ctx context.Context, moduleDir string, paths []string) (map[string]listed, error) {
+	cmd := exec.CommandContext(ctx, "go", append([]string{"list", "-e", "-export", "-deps", "-json=ImportPath,Export,Error"}, paths...)...)
+	cmd.Dir = moduleDir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("go list: %v\n%s", err, stderr.Bytes())
+	}
+	m := map[string]listed{}
+	for dec := json.NewDecoder(bytes.NewReader(out)); dec.More(); {
+		var p listed
+		if err := dec.Decode(&p); err != nil {
+			return nil, fmt.Errorf("go list: %w", err)
+		}
+		m[p.ImportPath] = p
+	}
+	return m, nil
+}
