@@ -150,9 +150,7 @@ func animate(path string, frames []frame, classes []string) error {
 // distances, learning rate, time and speed.
 func LogLine(w io.Writer, epochs int) Output {
 	return func(r train.EpochReport) error {
-		m := r.Metrics
-		_, err := fmt.Fprintf(w, "epoch %d/%d  loss %.4f (softmax %.4f, center %.4f)  train acc %.4f  test acc %.4f  intra %.3f  inter %.3f  lr %g  %.0fs  %.0f img/s\n",
-			m.Epoch, epochs, m.TrainLoss, m.SoftmaxLoss, m.CenterLoss, m.TrainAcc, m.TestAcc, m.Intra, m.Inter, m.LR, m.Seconds, m.ImagesPerSecond)
+		_, err := fmt.Fprintln(w, r.Metrics.Line(epochs))
 		return err
 	}
 }

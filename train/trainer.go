@@ -380,6 +380,22 @@ type Metrics struct {
 	ImagesPerSecond float64 `json:"images_per_second"`
 }
 
+// Line is m as one line of a log, "epoch 3/5  loss ...  12s", the
+// format of the trainer's log and of the notebooks: the learning rate and
+// the speed are shown when they are known (not zero).
+func (m Metrics) Line(epochs int) string {
+	s := fmt.Sprintf("epoch %d/%d  loss %.4f (softmax %.4f, center %.4f)  train acc %.4f  test acc %.4f  intra %.3f  inter %.3f",
+		m.Epoch, epochs, m.TrainLoss, m.SoftmaxLoss, m.CenterLoss, m.TrainAcc, m.TestAcc, m.Intra, m.Inter)
+	if m.LR != 0 {
+		s += fmt.Sprintf("  lr %g", m.LR)
+	}
+	s += fmt.Sprintf("  %.0fs", m.Seconds)
+	if m.ImagesPerSecond != 0 {
+		s += fmt.Sprintf("  %.0f img/s", m.ImagesPerSecond)
+	}
+	return s
+}
+
 // EpochReport is what Fit hands its Epoch hook.
 type EpochReport struct {
 	Metrics                  // the epoch's row of metrics.csv

@@ -410,3 +410,18 @@ func TestHyperChangesTakeEffect(t *testing.T) {
 		t.Errorf("a changed batch size: %v", err)
 	}
 }
+
+// TestMetricsLine: the epoch line shows the learning rate and the speed
+// only when they are known.
+func TestMetricsLine(t *testing.T) {
+	m := Metrics{Epoch: 3, TrainLoss: 1.23456, SoftmaxLoss: 1, CenterLoss: 2.5, TrainAcc: 0.5, TestAcc: 0.75,
+		Intra: 0.5, Inter: 2, Seconds: 12.4}
+	want := "epoch 3/5  loss 1.2346 (softmax 1.0000, center 2.5000)  train acc 0.5000  test acc 0.7500  intra 0.500  inter 2.000"
+	if got := m.Line(5); got != want+"  12s" {
+		t.Errorf("Line = %q", got)
+	}
+	m.LR, m.ImagesPerSecond = 0.002, 512.6
+	if got := m.Line(5); got != want+"  lr 0.002  12s  513 img/s" {
+		t.Errorf("Line = %q", got)
+	}
+}

@@ -85,10 +85,11 @@ func Progress(w io.Writer, batch, every int) func(step, steps int, r StepResult)
 	return func(step, steps int, r StepResult) { p(0, step, steps, r) }
 }
 
-// EpochLine is the one-line summary of an epoch that Train prints.
+// EpochLine is the one-line summary of an epoch that Train prints: the
+// trainer's (train.Metrics.Line), without the learning rate and speed.
 func EpochLine(epoch, epochs int, e EpochResult, ev EvalResult, seconds float64) string {
-	return fmt.Sprintf("epoch %d/%d  loss %.4f (softmax %.4f, center %.4f)  train acc %.4f  test acc %.4f  intra %.3f  inter %.3f  %.0fs",
-		epoch, epochs, e.Loss, e.Softmax, e.Center, e.Acc, ev.Acc, ev.Intra, ev.Inter, seconds)
+	return train.Metrics{Epoch: epoch, TrainLoss: e.Loss, SoftmaxLoss: e.Softmax, CenterLoss: e.Center, TrainAcc: e.Acc,
+		TestAcc: ev.Acc, Intra: ev.Intra, Inter: ev.Inter, Seconds: seconds}.Line(epochs)
 }
 
 // Train trains t for epochs more epochs on trainSet with train's loop
