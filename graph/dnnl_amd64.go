@@ -16,12 +16,12 @@ import (
 )
 
 // dnnlPlan is LeNet++'s convolutional trunk as oneDNN primitives, created
-// once per graph (the batch size is part of every descriptor). The
-// activations stay in the layout oneDNN's convolutions prefer (nChw16c on
-// AVX-512, NHWC for bfloat16 on AMX) from the first convolution to the
-// last pooling: the values of those nodes hold that layout, with the
-// (N,C,H,W) shape of the plain tensor. The images enter in NCHW, and the
-// last pooling hands fc1 NCHW.
+// once per graph (the batch size is part of every descriptor), and one
+// gorgonia op for its forward pass and one for its backward pass. The
+// activations stay in the plan's buffers, in the layout oneDNN's
+// convolutions prefer (nChw16c on AVX-512, NHWC for bfloat16 on AMX),
+// from the first convolution to the last pooling; the images enter in
+// NCHW, and the last pooling hands fc1 float32 NCHW.
 //
 // No primitive of a plan runs oneDNN's reference loop, which is tens of
 // times slower than its generated kernels: each is chosen from candidates
@@ -36,6 +36,17 @@ type dnnlPlan struct {
 	prelus []*dnnlPReLU
 	pools  []*dnnlPool
 	notes  []string // the choices that depart from the plain plan, for describe
+
+	// The activations in the trunk's layout and type: the outputs of the
+	// convolutions, the PReLUs and the first two poolings (the last one's
+	// is the trunk op's value), and the gradients of activations, in
+	// two buffers that the backward primitives write in turn.
+	conv, prelu, pool [][]float32
+	diff              [2][]float32
+	acts              map[string]*planActivation // by the names of Net.Activation
+	ran               bool                       // whether a forward pass has filled the activations
+	grads             []gradPart                 // the parameters, in the trunk op's order
+	gradSize          int                        // the number of their entries
 }
 
 var tagNames = map[onednn.Tag]string{
@@ -76,8 +87,7 @@ func bf16Available() error {
 // float32 or, with bf16, in bfloat16: activations and the weights the
 // convolutions read are bfloat16, while the images, the master weights,
 // the slopes and every parameter gradient stay float32 (the convolutions
-// and PReLUs accumulate in float32). In bfloat16 the nodes of the trunk
-// hold their values in the first half of their float32 tensors.
+// and PReLUs accumulate in float32).
 func newDNNLPlan(n int, bf16 bool) (*dnnlPlan, error) {
 	if bf16 {
 		if err := bf16Available(); err != nil {
@@ -112,7 +122,7 @@ func newDNNLPlan(n int, bf16 bool) (*dnnlPlan, error) {
 		}
 		p.prelus = append(p.prelus, pr)
 		if i%2 == 1 {
-			pl, err := p.newPool(fmt.Sprintf("pool%d", i/2+1), n, l.out, h, i == len(convLayers)-1)
+			pl, err := p.newPool(poolName(i/2), n, l.out, h, i == len(convLayers)-1)
 			if err != nil {
 				return nil, err
 			}
@@ -121,7 +131,47 @@ func newDNNLPlan(n int, bf16 bool) (*dnnlPlan, error) {
 		}
 		in = l.out
 	}
+	if err := p.allocate(); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// allocate makes the buffers of the activations and their gradients, and
+// lays out the parameters' gradients in one vector.
+func (p *dnnlPlan) allocate() error {
+	p.acts = map[string]*planActivation{}
+	d := descs{lib: p.lib}
+	hold := func(name string, s tensor.Shape) []float32 {
+		desc := d.of(s, p.dt, p.act)
+		if d.err != nil {
+			return nil
+		}
+		buf := floats(p.lib.Size(desc))
+		p.acts[name] = &planActivation{buf: buf, shape: s}
+		for k := range p.diff {
+			if len(p.diff[k]) < len(buf) {
+				p.diff[k] = make([]float32, len(buf))
+			}
+		}
+		return buf
+	}
+	off := 0
+	for i, l := range convLayers {
+		c := p.convs[i]
+		p.conv = append(p.conv, hold("conv"+l.name, c.out))
+		p.prelu = append(p.prelu, hold("prelu"+l.name, c.out))
+		if i%2 == 1 && i < len(convLayers)-1 {
+			p.pool = append(p.pool, hold(poolName(i/2), p.pools[i/2].out))
+		}
+		for _, q := range []gradPart{{name: "conv" + l.name + ".weight", shape: c.w}, {name: "conv" + l.name + ".bias", shape: c.w[:1]},
+			{name: "prelu" + l.name + ".weight", shape: c.w[:1]}} {
+			q.off, off = off, off+q.shape.TotalSize()
+			p.grads = append(p.grads, q)
+		}
+	}
+	p.gradSize = off
+	return d.err
 }
 
 // activationLayout asks oneDNN which layout its convolution wants for
@@ -174,7 +224,7 @@ func (d *descs) of(shape []int, dt onednn.DataType, tag onednn.Tag) *onednn.Desc
 // floats allocates a float32 buffer that holds at least n bytes.
 func floats(n int) []float32 { return make([]float32, (n+3)/4) }
 
-// prim is a primitive together with the descriptors of what the graph's
+// prim is a primitive together with the descriptors of what the trunk's
 // tensors hold for its arguments. Where the primitive chose another layout
 // or element type for an argument (the weights' blocked layouts, bfloat16
 // weights, a layer computed in float32 inside a bfloat16 trunk), a reorder
@@ -185,7 +235,7 @@ type prim struct {
 	reorders []*reorder
 }
 
-// reorder converts one argument of a prim between the graph's side and the
+// reorder converts one argument of a prim between the trunk's side and the
 // primitive's, through a buffer that holds the primitive's side.
 type reorder struct {
 	*onednn.Primitive
@@ -194,7 +244,7 @@ type reorder struct {
 	buf  []float32
 }
 
-// arg is one argument of a primitive as the graph holds it.
+// arg is one argument of a primitive as the trunk holds it.
 type arg struct {
 	kind int
 	desc *onednn.Desc
@@ -204,7 +254,7 @@ type arg struct {
 var outputs = map[int]bool{onednn.ArgDst: true, onednn.ArgDiffSrc: true, onednn.ArgDiffWeights: true, onednn.ArgDiffBias: true}
 
 // accept checks that q is no reference loop (nor turned down by the test
-// hook) and adds the reorders from the graph's descriptors outer to the
+// hook) and adds the reorders from the trunk's descriptors outer to the
 // primitive's own; it fails when one of those is a reference loop too.
 func (p *dnnlPlan) accept(what string, q *onednn.Primitive, err error, outer ...arg) (*prim, error) {
 	if err != nil {
@@ -244,9 +294,9 @@ func (p *dnnlPlan) usable(what string, q *onednn.Primitive) error {
 	return nil
 }
 
-// run executes the primitive on args given as the graph holds them.
+// run executes the primitive on args given as the trunk holds them.
 func (q *prim) run(args ...onednn.Arg) error {
-	var saved [8]onednn.Arg // the graph's side of the arguments converted
+	var saved [8]onednn.Arg // the trunk's side of the arguments converted
 	for _, r := range q.reorders {
 		for i, a := range args {
 			if a.Kind != r.kind {
@@ -255,20 +305,20 @@ func (q *prim) run(args ...onednn.Arg) error {
 			saved[i] = a
 			if !r.out {
 				if err := r.Execute(onednn.Arg{Kind: onednn.ArgFrom, Data: a.Data}, onednn.F32(onednn.ArgTo, r.buf)); err != nil {
-					return err
+					return fmt.Errorf("%s: reorder of argument %d: %w", q.what, r.kind, err)
 				}
 			}
 			args[i] = onednn.F32(a.Kind, r.buf)
 		}
 	}
 	if err := q.Execute(args...); err != nil {
-		return err
+		return fmt.Errorf("%s: %w", q.what, err)
 	}
 	for _, r := range q.reorders {
 		for i, a := range args {
 			if a.Kind == r.kind && r.out {
 				if err := r.Execute(onednn.F32(onednn.ArgFrom, r.buf), onednn.Arg{Kind: onednn.ArgTo, Data: saved[i].Data}); err != nil {
-					return err
+					return fmt.Errorf("%s: reorder of argument %d: %w", q.what, r.kind, err)
 				}
 			}
 		}
@@ -283,7 +333,6 @@ func (q *prim) run(args ...onednn.Arg) error {
 type dnnlConv struct {
 	in, out, w         tensor.Shape
 	fwd, bwdData, bwdW *prim
-	db                 []float32
 }
 
 // newConv chooses each of the three primitives of a convolution on its
@@ -300,9 +349,9 @@ type dnnlConv struct {
 // The reorders of prim bridge the choices: a backward primitive may read
 // another layout or type than the forward one wrote.
 func (p *dnnlPlan) newConv(name string, n, cin, co, h int, first bool) (*dnnlConv, error) {
-	c := &dnnlConv{in: tensor.Shape{n, cin, h, h}, out: tensor.Shape{n, co, h, h}, w: tensor.Shape{co, cin, 5, 5}, db: make([]float32, co)}
+	c := &dnnlConv{in: tensor.Shape{n, cin, h, h}, out: tensor.Shape{n, co, h, h}, w: tensor.Shape{co, cin, 5, 5}}
 	d := descs{lib: p.lib}
-	// What the graph holds: the images or the trunk's activations, the
+	// What the trunk holds: the images or its activations, the
 	// parameters in float32.
 	src := d.of(c.in, p.dt, p.act)
 	if first {
@@ -443,11 +492,10 @@ func (p *dnnlPlan) inTypes() []onednn.DataType {
 type dnnlPReLU struct {
 	shape    tensor.Shape
 	fwd, bwd *prim
-	da       []float32
 }
 
 func (p *dnnlPlan) newPReLU(name string, n, c, h int) (*dnnlPReLU, error) {
-	pr := &dnnlPReLU{shape: tensor.Shape{n, c, h, h}, da: make([]float32, c)}
+	pr := &dnnlPReLU{shape: tensor.Shape{n, c, h, h}}
 	d := descs{lib: p.lib}
 	act := d.of(pr.shape, p.dt, p.act)
 	// The slopes in the data's own layout: the generated kernel wants that.
@@ -596,51 +644,47 @@ func (p *dnnlPlan) describe() string {
 		tagNames[p.act], notes, p.lib.Runtime, p.lib.Threads, p.lib.ISA)
 }
 
-// layers returns the trunk's layers for build, by their numbers; the
-// PReLU of the 2-D feature, past the trunk, is this package's own.
+// layers returns the layers for build: the trunk as one op, and this
+// package's own PReLU and Linear for the layers past it.
 func (p *dnnlPlan) layers() layers {
-	return layers{
-		conv: func(i int, x, w, b *G.Node) (*G.Node, error) { return p.convs[i].apply(x, w, b) },
-		prelu: func(i int, x, a *G.Node) (*G.Node, error) {
-			if i == len(p.prelus) {
-				return PReLU(x, a)
+	return layers{trunk: p.apply, activation: p.activation, prelu: PReLU, fc: Linear}
+}
+
+// input is the tensor convolution i reads: the images, a PReLU's output or
+// a pooling's.
+func (p *dnnlPlan) input(i int, images []float32) []float32 {
+	switch {
+	case i == 0:
+		return images
+	case i%2 == 1:
+		return p.prelu[i-1]
+	}
+	return p.pool[i/2-1]
+}
+
+// constShape is a kernel's shape function for an output of fixed shape.
+func constShape(s tensor.Shape) func(*kernel, []tensor.Shape) (tensor.Shape, error) {
+	return func(*kernel, []tensor.Shape) (tensor.Shape, error) { return s.Clone(), nil }
+}
+
+// float32Inputs is a kernel's do function that checks that its inputs are
+// float32 tensors of the given shapes and hands their data to run, which
+// fills the output.
+func float32Inputs(names []string, shapes []tensor.Shape, run func(op *kernel, in [][]float32) (G.Value, error)) func(*kernel, []G.Value) (G.Value, error) {
+	in := make([][]float32, len(shapes))
+	return func(op *kernel, vs []G.Value) (G.Value, error) {
+		for i, v := range vs {
+			t, ok := v.(*tensor.Dense)
+			if !ok || t.Dtype() != tensor.Float32 || !t.Shape().Eq(shapes[i]) {
+				return nil, fmt.Errorf("%v: %s is %v, want a float32 tensor of shape %v", op, names[i], describeValue(v), shapes[i])
 			}
-			return p.prelus[i].apply(x, a)
-		},
-		pool: func(i int, x *G.Node) (*G.Node, error) { return p.pools[i].apply(x) },
-		fc:   Linear,
+			in[i] = t.Float32s()
+		}
+		return run(op, in)
 	}
 }
 
-// dnnlKernel is a kernel that runs oneDNN primitives: its inputs and
-// output are float32 tensors of the plan's fixed shapes, and run fills the
-// output from the inputs.
-func dnnlKernel(name string, in []tensor.Shape, out tensor.Shape, run func(in [][]float32, out []float32) error) *kernel {
-	ranks := make([]int, 0, len(in)+1)
-	for _, s := range in {
-		ranks = append(ranks, len(s))
-	}
-	return &kernel{
-		name: fmt.Sprintf("%s%v", name, in), typ: fnType(append(ranks, len(out))...), arity: len(in),
-		shape: func(*kernel, []tensor.Shape) (tensor.Shape, error) { return out.Clone(), nil },
-		do: func(op *kernel, vs []G.Value) (G.Value, error) {
-			xs := make([][]float32, len(vs))
-			for i, v := range vs {
-				t, ok := v.(*tensor.Dense)
-				if !ok || t.Dtype() != tensor.Float32 || !t.Shape().Eq(in[i]) {
-					return nil, fmt.Errorf("%v: input %d is %v, want a float32 tensor of shape %v", op, i, describeValue(v), in[i])
-				}
-				xs[i] = t.Float32s()
-			}
-			y := op.out.get(tensor.Float32, out...)
-			if err := run(xs, y.Float32s()); err != nil {
-				return nil, fmt.Errorf("%v: %w", op, err)
-			}
-			return y, nil
-		},
-	}
-}
-
+// describeValue names a value's type and shape, for errors.
 func describeValue(v G.Value) string {
 	if t, ok := v.(tensor.Tensor); ok {
 		return fmt.Sprintf("%v %v", t.Dtype(), t.Shape())
@@ -648,89 +692,225 @@ func describeValue(v G.Value) string {
 	return fmt.Sprintf("%T", v)
 }
 
-func apply(op *kernel, in ...*G.Node) (*G.Node, error) { return G.ApplyOp(op, in...) }
+// ranks lists the ranks of shapes, for fnType.
+func ranks(shapes ...tensor.Shape) []int {
+	r := make([]int, len(shapes))
+	for i, s := range shapes {
+		r[i] = len(s)
+	}
+	return r
+}
 
-func (c *dnnlConv) apply(x, w, b *G.Node) (*G.Node, error) {
-	first := c.bwdData == nil
-	fwd := dnnlKernel("oneDNN.Conv2d", []tensor.Shape{c.in, c.w, {c.w[0]}}, c.out, func(in [][]float32, y []float32) error {
-		return c.fwd.run(onednn.F32(onednn.ArgSrc, in[0]), onednn.F32(onednn.ArgWeights, in[1]),
-			onednn.F32(onednn.ArgBias, in[2]), onednn.F32(onednn.ArgDst, y))
-	})
-	fwd.wrt = []bool{!first, true, true}
-	fwd.diff = func(_ *kernel, in G.Nodes, grad *G.Node) (G.Nodes, error) {
-		var dx *G.Node
-		if !first {
-			var err error
-			if dx, err = apply(dnnlKernel("oneDNN.Conv2dGradInput", []tensor.Shape{c.w, c.out}, c.in, func(in [][]float32, dx []float32) error {
-				return c.bwdData.run(onednn.F32(onednn.ArgWeights, in[0]), onednn.F32(onednn.ArgDiffDst, in[1]), onednn.F32(onednn.ArgDiffSrc, dx))
-			}), in[1], grad); err != nil {
-				return nil, err
+// apply builds the trunk's op on the images x and params, the trunk's
+// parameters in the order of Net.Params (each layer's convolution weights
+// and bias, then its PReLU's slopes). Its value is the last pooling's
+// output, float32 in NCHW; every other activation stays in the plan's
+// buffers, in the layout and type its primitives chose.
+func (p *dnnlPlan) apply(x *G.Node, params G.Nodes) (*G.Node, error) {
+	names, shapes := []string{"images"}, []tensor.Shape{p.convs[0].in}
+	for _, q := range p.grads {
+		names, shapes = append(names, q.name), append(shapes, q.shape)
+	}
+	if len(params) != len(p.grads) {
+		return nil, fmt.Errorf("the trunk takes %d parameters, got %d", len(p.grads), len(params))
+	}
+	wrt := make([]bool, len(shapes))
+	for i := range params {
+		wrt[1+i] = true // the images need no gradient
+	}
+	out := p.pools[len(p.pools)-1].out
+	op := &kernel{name: p.name(""), typ: fnType(append(ranks(shapes...), len(out))...), arity: len(shapes),
+		shape: constShape(out), do: float32Inputs(names, shapes, p.forward), wrt: wrt, diff: p.gradient}
+	return G.ApplyOp(op, append(G.Nodes{x}, params...)...)
+}
+
+// name names the trunk's ops: the forward op, and with a suffix the others.
+func (p *dnnlPlan) name(suffix string) string {
+	return fmt.Sprintf("oneDNN.Trunk%s{batch=%d,%s,%s}", suffix, p.convs[0].in[0], typeNames[p.dt], tagNames[p.act])
+}
+
+// forward runs the trunk's primitives: in holds the images and the
+// parameters, as apply takes them.
+func (p *dnnlPlan) forward(op *kernel, in [][]float32) (G.Value, error) {
+	p.ran = false // until every activation is this pass's
+	last := p.pools[len(p.pools)-1]
+	y := op.out.get(tensor.Float32, last.out...)
+	for i, c := range p.convs {
+		w, b, a := in[1+3*i], in[2+3*i], in[3+3*i]
+		if err := c.fwd.run(onednn.F32(onednn.ArgSrc, p.input(i, in[0])), onednn.F32(onednn.ArgWeights, w),
+			onednn.F32(onednn.ArgBias, b), onednn.F32(onednn.ArgDst, p.conv[i])); err != nil {
+			return nil, fmt.Errorf("%v: %w", op, err)
+		}
+		if err := p.prelus[i].fwd.run(onednn.F32(onednn.ArgSrc, p.conv[i]), onednn.F32(onednn.ArgWeights, a),
+			onednn.F32(onednn.ArgDst, p.prelu[i])); err != nil {
+			return nil, fmt.Errorf("%v: %w", op, err)
+		}
+		if i%2 == 1 {
+			pl, dst := p.pools[i/2], y.Float32s()
+			if pl != last {
+				dst = p.pool[i/2]
+			}
+			if err := pl.fwd.run(onednn.F32(onednn.ArgSrc, p.prelu[i]), onednn.F32(onednn.ArgDst, dst),
+				onednn.Bytes(onednn.ArgWorkspace, pl.ws)); err != nil {
+				return nil, fmt.Errorf("%v: %w", op, err)
 			}
 		}
-		dw, err := apply(dnnlKernel("oneDNN.Conv2dGradFilter", []tensor.Shape{c.in, c.out}, c.w, func(in [][]float32, dw []float32) error {
-			// One primitive computes both gradients; the bias's waits in
-			// c.db for the op below.
-			return c.bwdW.run(onednn.F32(onednn.ArgSrc, in[0]), onednn.F32(onednn.ArgDiffDst, in[1]),
-				onednn.F32(onednn.ArgDiffWeights, dw), onednn.F32(onednn.ArgDiffBias, c.db))
-		}), in[0], grad)
-		if err != nil {
-			return nil, err
-		}
-		// Taking dw as its input orders this op after the one that fills c.db.
-		db, err := apply(dnnlKernel("oneDNN.Conv2dGradBias", []tensor.Shape{c.w}, tensor.Shape{c.w[0]}, func(_ [][]float32, db []float32) error {
-			copy(db, c.db)
-			return nil
-		}), dw)
-		if err != nil {
-			return nil, err
-		}
-		return G.Nodes{dx, dw, db}, nil
 	}
-	return apply(fwd, x, w, b)
+	p.ran = true
+	return y, nil
 }
 
-func (pr *dnnlPReLU) apply(x, a *G.Node) (*G.Node, error) {
-	c := pr.shape[1]
-	fwd := dnnlKernel("oneDNN.PReLU", []tensor.Shape{pr.shape, {c}}, pr.shape, func(in [][]float32, y []float32) error {
-		return pr.fwd.run(onednn.F32(onednn.ArgSrc, in[0]), onednn.F32(onednn.ArgWeights, in[1]), onednn.F32(onednn.ArgDst, y))
-	})
-	fwd.wrt = []bool{true, true}
-	fwd.diff = func(_ *kernel, in G.Nodes, grad *G.Node) (G.Nodes, error) {
-		dx, err := apply(dnnlKernel("oneDNN.PReLUGrad", []tensor.Shape{pr.shape, {c}, pr.shape}, pr.shape, func(in [][]float32, dx []float32) error {
-			return pr.bwd.run(onednn.F32(onednn.ArgSrc, in[0]), onednn.F32(onednn.ArgWeights, in[1]),
-				onednn.F32(onednn.ArgDiffDst, in[2]), onednn.F32(onednn.ArgDiffSrc, dx), onednn.F32(onednn.ArgDiffWeights, pr.da))
-		}), in[0], in[1], grad)
-		if err != nil {
-			return nil, err
-		}
-		// Taking dx as its input orders this op after the one that fills pr.da.
-		da, err := apply(dnnlKernel("oneDNN.PReLUGradSlope", []tensor.Shape{pr.shape}, tensor.Shape{c}, func(_ [][]float32, da []float32) error {
-			copy(da, pr.da)
-			return nil
-		}), dx)
-		if err != nil {
-			return nil, err
-		}
-		return G.Nodes{dx, da}, nil
+// gradient builds the trunk's gradients: one op computes all of them into
+// one vector, from the activations the forward op left in the plan and
+// what else the backward primitives read: the images, the weights of the
+// convolutions but the first (for their input gradients), every PReLU's
+// slopes and the output gradient. Each parameter's gradient is a view of
+// its part. A machine runs the forward op first wherever the output
+// gradient depends on the trunk's output; the backward op fails if no
+// forward pass has run.
+func (p *dnnlPlan) gradient(_ *kernel, in G.Nodes, grad *G.Node) (G.Nodes, error) {
+	reads, names, shapes := G.Nodes{in[0]}, []string{"images"}, []tensor.Shape{p.convs[0].in}
+	read := func(j int) { // parameter j
+		reads, names, shapes = append(reads, in[1+j]), append(names, p.grads[j].name), append(shapes, p.grads[j].shape)
 	}
-	return apply(fwd, x, a)
+	for i := range p.convs {
+		if i > 0 { // the first convolution has no input gradient, the only reader of its weights
+			read(3 * i)
+		}
+		read(3*i + 2)
+	}
+	last := p.pools[len(p.pools)-1]
+	reads, names, shapes = append(reads, grad), append(names, "output gradient"), append(shapes, last.out)
+	op := &kernel{name: p.name("Grad"), typ: fnType(append(ranks(shapes...), 1)...), arity: len(shapes),
+		shape: constShape(tensor.Shape{p.gradSize}), do: float32Inputs(names, shapes, p.backward)}
+	all, err := G.ApplyOp(op, reads...)
+	if err != nil {
+		return nil, err
+	}
+	grads := make(G.Nodes, len(in)) // the images' stays nil
+	for j, q := range p.grads {
+		if grads[1+j], err = q.of(p.name("Grad["+q.name+"]"), all); err != nil {
+			return nil, err
+		}
+	}
+	return grads, nil
 }
 
-func (pl *dnnlPool) apply(x *G.Node) (*G.Node, error) {
-	fwd := dnnlKernel("oneDNN.MaxPool2x2", []tensor.Shape{pl.in}, pl.out, func(in [][]float32, y []float32) error {
-		return pl.fwd.run(onednn.F32(onednn.ArgSrc, in[0]), onednn.F32(onednn.ArgDst, y), onednn.Bytes(onednn.ArgWorkspace, pl.ws))
-	})
-	fwd.wrt = []bool{true}
-	var y *G.Node
-	fwd.diff = func(_ *kernel, _ G.Nodes, grad *G.Node) (G.Nodes, error) {
-		// Taking y as its input orders this op after the forward pass that
-		// wrote the workspace.
-		dx, err := apply(dnnlKernel("oneDNN.MaxPool2x2Grad", []tensor.Shape{pl.out, pl.out}, pl.in, func(in [][]float32, dx []float32) error {
-			return pl.bwd.run(onednn.F32(onednn.ArgDiffDst, in[1]), onednn.Bytes(onednn.ArgWorkspace, pl.ws), onednn.F32(onednn.ArgDiffSrc, dx))
-		}), y, grad)
-		return G.Nodes{dx}, err
+// backward runs the trunk's backward primitives on in, as gradient passes it,
+// and returns every parameter gradient in one vector, in the order of
+// apply's parameters. The activations' gradients pass through two
+// buffers in turn: each primitive reads one and writes the other.
+func (p *dnnlPlan) backward(op *kernel, in [][]float32) (G.Value, error) {
+	if !p.ran {
+		return nil, fmt.Errorf("%v: no forward pass has computed the activations it reads", op)
 	}
-	var err error
-	y, err = apply(fwd, x)
-	return y, err
+	images, dy := in[0], in[len(in)-1]
+	all := op.out.get(tensor.Float32, p.gradSize)
+	part := func(j int) []float32 {
+		q := p.grads[j]
+		return all.Float32s()[q.off : q.off+q.shape.TotalSize()]
+	}
+	cur, k := dy, 0
+	next := func() []float32 {
+		k ^= 1
+		return p.diff[k]
+	}
+	for i := len(p.convs) - 1; i >= 0; i-- {
+		c, pr := p.convs[i], p.prelus[i]
+		// The weights (but the first layer's) and the slopes, in gradient's order.
+		var w []float32
+		if i > 0 {
+			w = in[2*i]
+		}
+		a := in[2*i+1]
+		if i%2 == 1 {
+			pl := p.pools[i/2]
+			d := next()
+			if err := pl.bwd.run(onednn.F32(onednn.ArgDiffDst, cur), onednn.Bytes(onednn.ArgWorkspace, pl.ws), onednn.F32(onednn.ArgDiffSrc, d)); err != nil {
+				return nil, fmt.Errorf("%v: %w", op, err)
+			}
+			cur = d
+		}
+		d := next()
+		if err := pr.bwd.run(onednn.F32(onednn.ArgSrc, p.conv[i]), onednn.F32(onednn.ArgWeights, a), onednn.F32(onednn.ArgDiffDst, cur),
+			onednn.F32(onednn.ArgDiffSrc, d), onednn.F32(onednn.ArgDiffWeights, part(3*i+2))); err != nil {
+			return nil, fmt.Errorf("%v: %w", op, err)
+		}
+		cur = d
+		if err := c.bwdW.run(onednn.F32(onednn.ArgSrc, p.input(i, images)), onednn.F32(onednn.ArgDiffDst, cur),
+			onednn.F32(onednn.ArgDiffWeights, part(3*i)), onednn.F32(onednn.ArgDiffBias, part(3*i+1))); err != nil {
+			return nil, fmt.Errorf("%v: %w", op, err)
+		}
+		if i > 0 {
+			d := next()
+			if err := c.bwdData.run(onednn.F32(onednn.ArgWeights, w), onednn.F32(onednn.ArgDiffDst, cur), onednn.F32(onednn.ArgDiffSrc, d)); err != nil {
+				return nil, fmt.Errorf("%v: %w", op, err)
+			}
+			cur = d
+		}
+	}
+	return all, nil
+}
+
+// gradPart is one parameter's place in the trunk's gradient vector.
+type gradPart struct {
+	name  string
+	off   int
+	shape tensor.Shape
+}
+
+// of builds the parameter's gradient node: a view of its part of the
+// vector all, shaped as the parameter.
+func (q gradPart) of(name string, all *G.Node) (*G.Node, error) {
+	size := q.shape.TotalSize()
+	var view *tensor.Dense // kept while all's buffer stays the same
+	return G.ApplyOp(&kernel{name: name, typ: fnType(1, len(q.shape)), arity: 1, shape: constShape(q.shape),
+		do: func(op *kernel, in []G.Value) (G.Value, error) {
+			t, ok := in[0].(*tensor.Dense)
+			if !ok || t.Dtype() != tensor.Float32 || t.Size() < q.off+size {
+				return nil, fmt.Errorf("%v: the gradient vector is %v, want float32 with at least %d entries", op, describeValue(in[0]), q.off+size)
+			}
+			part := t.Float32s()[q.off : q.off+size]
+			if view == nil || &view.Float32s()[0] != &part[0] {
+				view = tensor.New(tensor.WithShape(q.shape...), tensor.WithBacking(part))
+			}
+			return view, nil
+		}}, all)
+}
+
+// planActivation is an activation the plan holds, in the trunk's layout
+// and type.
+type planActivation struct {
+	buf    []float32
+	shape  tensor.Shape
+	toNCHW *onednn.Primitive // the reorder to float32 NCHW, made on first use
+}
+
+// activation returns a float32 NCHW copy of the named activation from the
+// last forward pass.
+func (p *dnnlPlan) activation(name string) (*tensor.Dense, error) {
+	a, ok := p.acts[name]
+	if !ok {
+		return nil, fmt.Errorf("the oneDNN trunk holds no activation %s", name)
+	}
+	if !p.ran {
+		return nil, errNoForward
+	}
+	if a.toNCHW == nil {
+		d := descs{lib: p.lib}
+		from, to := d.of(a.shape, p.dt, p.act), d.of(a.shape, onednn.DataF32, onednn.ABCD)
+		if d.err != nil {
+			return nil, d.err
+		}
+		r, err := p.eng.Reorder(from, to)
+		if err != nil {
+			return nil, fmt.Errorf("reorder to NCHW: %w", err)
+		}
+		a.toNCHW = r
+	}
+	t := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(a.shape...))
+	if err := a.toNCHW.Execute(onednn.F32(onednn.ArgFrom, a.buf), onednn.F32(onednn.ArgTo, t.Float32s())); err != nil {
+		return nil, fmt.Errorf("reorder to NCHW: %w", err)
+	}
+	return t, nil
 }

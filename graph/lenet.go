@@ -9,10 +9,14 @@
 //
 // The layers are custom gorgonia ops. Where oneDNN 2.x (libdnnl.so.2) is
 // installed, the six convolutions, their PReLUs and the three poolings of a
-// float32 network run as oneDNN primitives, created once per graph, on the
-// layout oneDNN's convolutions prefer (nChw16c on AVX-512, NHWC for
-// bfloat16 on AMX) from the first convolution to the last pooling;
-// Config.Precision BF16 runs them in bfloat16. No primitive runs oneDNN's
+// float32 network run as oneDNN primitives, created once per graph, in one
+// op whose value is the last pooling's output in float32 NCHW; its
+// gradient is one op whose value holds the gradients of all their
+// parameters, and each parameter's gradient node is a view of its part.
+// The activations in between stay inside, in the layout oneDNN's
+// convolutions prefer (nChw16c on AVX-512, NHWC for bfloat16 on AMX);
+// Config.Precision BF16 runs them in bfloat16. Net.Activation reads any
+// activation as NCHW, on every set of kernels. No primitive runs oneDNN's
 // reference loop: where oneDNN offers only that for some layout or type,
 // the plan takes another, and Net.Kernels names the choice; where it
 // offers only that for a layer, the network runs its own kernels. Elsewhere (float64, Config.Im2col, no oneDNN) this package's own
@@ -28,6 +32,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strings"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -136,6 +142,8 @@ type Net struct {
 	Params   []Param // every learnable tensor, in a fixed order
 
 	kernels string
+	acts    map[string]*G.Node                       // the activations that nodes hold, by Activation's names
+	read    func(name string) (*tensor.Dense, error) // the others, which the oneDNN trunk holds
 }
 
 // Kernels says what computes the network's convolutions, PReLUs and
@@ -258,14 +266,71 @@ func specs(cfg Config) []spec {
 	return s
 }
 
-// layers are the building blocks; fast and stock versions share build. i
-// numbers the layers of a kind from 0: the convolutions and their PReLUs
-// 0 to 5 (the PReLU of the feature is 6), the poolings 0 to 2.
+// layers are the building blocks; fast and stock versions share build.
+// Where trunk is set, it computes the six convolutions, their PReLUs and
+// the three poolings in one op from the images and the trunk's parameters
+// (in the order of Net.Params), conv and pool are unused, and activation
+// reads the activations that op keeps to itself. Where keep is set,
+// Activation reads its copies of the activation nodes.
 type layers struct {
-	conv  func(i int, x, w, b *G.Node) (*G.Node, error)
-	prelu func(i int, x, a *G.Node) (*G.Node, error)
-	pool  func(i int, x *G.Node) (*G.Node, error)
-	fc    func(x, w, b *G.Node) (*G.Node, error)
+	conv       func(x, w, b *G.Node) (*G.Node, error)
+	prelu      func(x, a *G.Node) (*G.Node, error)
+	pool       func(x *G.Node) (*G.Node, error)
+	fc         func(x, w, b *G.Node) (*G.Node, error)
+	trunk      func(x *G.Node, params G.Nodes) (*G.Node, error)
+	activation func(name string) (*tensor.Dense, error)
+	keep       func(x *G.Node) (*G.Node, error)
+}
+
+// poolName names pooling i (from 0) as Net.Activation does.
+func poolName(i int) string { return fmt.Sprintf("pool%d", i+1) }
+
+// activationNames are the names of Net.Activation, in the network's order.
+func activationNames() []string {
+	var names []string
+	for i, l := range convLayers {
+		names = append(names, "conv"+l.name, "prelu"+l.name)
+		if i%2 == 1 {
+			names = append(names, poolName(i/2))
+		}
+	}
+	return append(names, "fc1", "prelu_fc1", "fc2")
+}
+
+// errNoForward is Activation's error before the first forward pass.
+var errNoForward = errors.New("no forward pass has run yet")
+
+// Activation returns a copy of one of the network's activations from the
+// last forward pass: "conv1_1" (the first convolution's output, bias
+// included), "prelu1_1" (its PReLU's), "conv1_2", "prelu1_2", "pool1",
+// and so on to "pool3", each (Batch, C, H, W) in NCHW order; then "fc1"
+// (the deep feature before its PReLU), "prelu_fc1" (the deep feature, as
+// Features) and "fc2" (the logits), each (Batch, D). The names are those
+// of the layers' parameters. The copy has the network's Dtype on every
+// set of kernels (float32 also for a bfloat16 trunk, whose activations it
+// converts). An unknown name, or a network that has not run forward yet,
+// is an error.
+//
+// Where the activation is a node's value (on the im2col kernels, and
+// past the oneDNN trunk from pool3 on), it is what the machine left in
+// it: a gorgonia op of your own that reads such a node last may overwrite
+// its value in place during the run.
+func (n *Net) Activation(name string) (*tensor.Dense, error) {
+	if node, ok := n.acts[name]; ok {
+		v, ok := node.Value().(*tensor.Dense)
+		if !ok {
+			return nil, fmt.Errorf("graph: activation %s: %w", name, errNoForward)
+		}
+		return v.Clone().(*tensor.Dense), nil
+	}
+	if slices.Contains(activationNames(), name) && n.read != nil {
+		t, err := n.read(name)
+		if err != nil {
+			return nil, fmt.Errorf("graph: activation %s: %w", name, err)
+		}
+		return t, nil
+	}
+	return nil, fmt.Errorf("graph: no activation %q; the activations are %s", name, strings.Join(activationNames(), ", "))
 }
 
 func build(g *G.ExprGraph, cfg Config, values map[string]*tensor.Dense) (*Net, error) {
@@ -285,11 +350,11 @@ func build(g *G.ExprGraph, cfg Config, values map[string]*tensor.Dense) (*Net, e
 	}
 	work := new(convWork) // shared by this network's convolutions
 	ly := layers{
-		conv: func(_ int, x, w, b *G.Node) (*G.Node, error) {
+		conv: func(x, w, b *G.Node) (*G.Node, error) {
 			return conv2d(x, w, b, 2, x != net.Input, work)
 		},
-		prelu: func(_ int, x, a *G.Node) (*G.Node, error) { return PReLU(x, a) },
-		pool:  func(_ int, x *G.Node) (*G.Node, error) { return MaxPool2x2(x) },
+		prelu: PReLU,
+		pool:  MaxPool2x2,
 		fc:    Linear,
 	}
 	net.kernels = "im2col and BLAS products"
@@ -313,7 +378,9 @@ func build(g *G.ExprGraph, cfg Config, values map[string]*tensor.Dense) (*Net, e
 	}
 
 	net.Input = G.NewTensor(g, cfg.Dtype, 4, G.WithShape(cfg.Batch, 1, Rows, Cols), G.WithName("input"))
+	net.acts, net.read = map[string]*G.Node{}, ly.activation
 	x := net.Input
+	var trunk G.Nodes // the trunk's parameters, for ly.trunk
 	for i, l := range convLayers {
 		w, err := param("conv" + l.name + ".weight")
 		if err != nil {
@@ -327,17 +394,31 @@ func build(g *G.ExprGraph, cfg Config, values map[string]*tensor.Dense) (*Net, e
 		if err != nil {
 			return nil, err
 		}
-		if x, err = ly.conv(i, x, w, b); err != nil {
+		if ly.trunk != nil {
+			trunk = append(trunk, w, b, a)
+			continue
+		}
+		if x, err = ly.conv(x, w, b); err != nil {
 			return nil, fmt.Errorf("graph: conv%s: %w", l.name, err)
 		}
-		if x, err = ly.prelu(i, x, a); err != nil {
+		net.acts["conv"+l.name] = x
+		if x, err = ly.prelu(x, a); err != nil {
 			return nil, fmt.Errorf("graph: prelu%s: %w", l.name, err)
 		}
+		net.acts["prelu"+l.name] = x
 		if i%2 == 1 {
-			if x, err = ly.pool(i/2, x); err != nil {
-				return nil, fmt.Errorf("graph: pool%d: %w", i/2+1, err)
+			if x, err = ly.pool(x); err != nil {
+				return nil, fmt.Errorf("graph: %s: %w", poolName(i/2), err)
 			}
+			net.acts[poolName(i/2)] = x
 		}
+	}
+	if ly.trunk != nil {
+		var err error
+		if x, err = ly.trunk(x, trunk); err != nil {
+			return nil, fmt.Errorf("graph: the oneDNN trunk: %w", err)
+		}
+		net.acts[poolName(len(convLayers)/2-1)] = x
 	}
 	var err error
 	w1, err1 := param("fc1.weight")
@@ -356,11 +437,19 @@ func build(g *G.ExprGraph, cfg Config, values map[string]*tensor.Dense) (*Net, e
 	if x, err = ly.fc(x, w1, b1); err != nil {
 		return nil, fmt.Errorf("graph: fc1: %w", err)
 	}
-	if net.Features, err = ly.prelu(len(convLayers), x, a1); err != nil {
+	if net.Features, err = ly.prelu(x, a1); err != nil {
 		return nil, fmt.Errorf("graph: prelu_fc1: %w", err)
 	}
 	if net.Logits, err = ly.fc(net.Features, w2, b2); err != nil {
 		return nil, fmt.Errorf("graph: fc2: %w", err)
+	}
+	net.acts["fc1"], net.acts["prelu_fc1"], net.acts["fc2"] = x, net.Features, net.Logits
+	if ly.keep != nil {
+		for _, name := range activationNames() {
+			if net.acts[name], err = ly.keep(net.acts[name]); err != nil {
+				return nil, fmt.Errorf("graph: %s: %w", name, err)
+			}
+		}
 	}
 	return net, nil
 }

@@ -42,19 +42,11 @@ func mnistBatch(t *testing.T, n int) (*tensor.Dense, []int) {
 // for want of oneDNN or of bfloat16 units.
 func build(tb testing.TB, cfg graph.Config, images *tensor.Dense, labels []int) (*graph.Net, *G.Node, G.VM) {
 	tb.Helper()
-	g := G.NewGraph()
-	net, err := graph.New(g, cfg)
-	if err != nil {
-		if cfg.Precision == graph.BF16 {
-			tb.Logf("no bfloat16 network here: %v", err)
-			return nil, nil, nil
-		}
-		tb.Fatal(err)
-	}
-	if !cfg.Im2col && !strings.HasPrefix(net.Kernels(), "oneDNN ") {
-		tb.Logf("oneDNN's primitives are not used here: %s", net.Kernels())
+	net := newNet(tb, cfg)
+	if net == nil {
 		return nil, nil, nil
 	}
+	g := net.Input.Graph()
 	if err := G.Let(net.Input, images); err != nil {
 		tb.Fatal(err)
 	}
@@ -70,6 +62,25 @@ func build(tb testing.TB, cfg graph.Config, images *tensor.Dense, labels []int) 
 		tb.Fatal(err)
 	}
 	return net, cost, G.NewTapeMachine(g, G.BindDualValues(net.Learnables()...))
+}
+
+// newNet builds cfg's network in a graph of its own; nil when cfg cannot
+// be built here for want of oneDNN or of bfloat16 units.
+func newNet(tb testing.TB, cfg graph.Config) *graph.Net {
+	tb.Helper()
+	net, err := graph.New(G.NewGraph(), cfg)
+	if err != nil {
+		if cfg.Precision == graph.BF16 {
+			tb.Logf("no bfloat16 network here: %v", err)
+			return nil
+		}
+		tb.Fatal(err)
+	}
+	if !cfg.Im2col && !cfg.Stock && !strings.HasPrefix(net.Kernels(), "oneDNN ") {
+		tb.Logf("oneDNN's primitives are not used here: %s", net.Kernels())
+		return nil
+	}
+	return net
 }
 
 // step runs one pass of build's network over the batch; nil when it
