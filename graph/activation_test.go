@@ -10,6 +10,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/centerloss-go/centerloss/graph"
+	"github.com/centerloss-go/centerloss/internal/value"
 )
 
 // trunkChain returns the nodes a user reaches by walking the graph from
@@ -79,7 +80,7 @@ func sumsOfTrunkNodes(t *testing.T, cfg graph.Config, images *tensor.Dense) []st
 	for k, n := range chain {
 		s := stockSums{node: n.Name(), overImages: overImages[k].Value().(*tensor.Dense)}
 		var err error
-		if s.sum, err = graph.Scalar(sums[k].Value()); err != nil {
+		if s.sum, err = value.Scalar(sums[k].Value()); err != nil {
 			t.Fatal(err)
 		}
 		for _, v := range n.Value().(*tensor.Dense).Float32s() {
