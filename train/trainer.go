@@ -39,6 +39,11 @@ type Hyper struct {
 	// Precision of the convolutional trunk ("" or graph.F32, graph.BF16).
 	// It is not part of a checkpoint: a run may resume in another one.
 	Precision graph.Precision
+	// Backend computes the convolutional trunk ("" is graph.Auto), with
+	// the oneDNN library OneDNN names ("" for the default ones). Like the
+	// precision, they are not part of a checkpoint.
+	Backend graph.Backend
+	OneDNN  string
 }
 
 // DefaultHyper returns the defaults of the trainer, which reach 99% test
@@ -139,6 +144,7 @@ func NewTrainer(h Hyper, dt tensor.Dtype) (*Trainer, error) {
 	}
 	cfg := graph.DefaultConfig()
 	cfg.Batch, cfg.Dim, cfg.Dtype, cfg.Seed, cfg.Precision = h.Batch, h.Dim, dt, h.Seed, h.Precision
+	cfg.Backend, cfg.OneDNN = h.Backend, h.OneDNN
 	g := G.NewGraph()
 	net, err := graph.New(g, cfg)
 	if err != nil {

@@ -3,6 +3,7 @@
 package onednn
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -14,16 +15,18 @@ import (
 
 // Library is the loaded oneDNN.
 type Library struct {
-	Path    string // the name it was opened by, libdnnl.so.2
+	Path    string // the name it was opened by, e.g. libdnnl.so.2
 	Version string // e.g. "2.6.3"
 	Runtime string // CPU threading runtime: "OpenMP", "TBB", "sequential", ...
 	Threads int    // threads a primitive runs on
 	ISA     string // instruction set its kernels are generated for, e.g. "avx512_core_bf16"
 
-	h    uintptr
-	f    funcs
-	attr uintptr // primitive attributes: user-provided scratchpad
-	isa  uint32
+	h     uintptr
+	major int
+	noAPI error // why this release's primitives cannot be used, or nil
+	f     funcs
+	attr  uintptr // primitive attributes: user-provided scratchpad
+	isa   uint32
 }
 
 // HasBF16 reports whether the kernels run bfloat16 arithmetic in hardware
@@ -45,28 +48,139 @@ type funcs struct {
 	poolFwd, poolBwd, preluFwd, preluBwd                     uintptr
 }
 
-// Load opens libdnnl.so.2 once per process and checks that it is a 2.x
-// release; later calls return the same result.
-var Load = sync.OnceValues(func() (*Library, error) {
-	const path = "libdnnl.so.2"
-	h, err := purego.Dlopen(path, purego.RTLD_NOW|purego.RTLD_GLOBAL)
+// Options say which oneDNN to open.
+type Options struct {
+	// Library is the file to open: a soname such as libdnnl.so.2 or a
+	// path such as /opt/onednn/lib/libdnnl.so.3. Empty means the
+	// sonames of DefaultLibraries, in order.
+	Library string
+}
+
+// DefaultLibraries are the sonames Open tries, in order, when Options
+// name none.
+var DefaultLibraries = []string{"libdnnl.so.2", "libdnnl.so.3"}
+
+// A process uses one oneDNN: two releases loaded side by side would
+// resolve each other's symbols. The first library opened stays; results
+// are kept per name asked for.
+var opened struct {
+	sync.Mutex
+	lib   *Library
+	tries map[string]result
+}
+
+type result struct {
+	lib *Library
+	err error
+}
+
+// Open opens the oneDNN that o names, once per process: a later call for
+// the same library returns the same result, and a call for another one,
+// once a library is loaded, fails and names both.
+func Open(o Options) (*Library, error) {
+	opened.Lock()
+	defer opened.Unlock()
+	if opened.tries == nil {
+		opened.tries = map[string]result{}
+	}
+	names := DefaultLibraries
+	if o.Library != "" {
+		names = []string{o.Library}
+	}
+	if l := opened.lib; l != nil {
+		if o.Library == "" || o.Library == l.Path {
+			return l, nil
+		}
+		return nil, fmt.Errorf("onednn: %s is loaded already; a process uses one oneDNN, so %s cannot be opened beside it", l.Path, o.Library)
+	}
+	var errs []error
+	for _, name := range names {
+		r, ok := opened.tries[name]
+		if !ok {
+			r.lib, r.err = open(name)
+			opened.tries[name] = r
+		}
+		if r.err == nil {
+			opened.lib = r.lib
+			return r.lib, nil
+		}
+		errs = append(errs, r.err)
+	}
+	return nil, errors.Join(errs...)
+}
+
+// Load returns the library this process has opened, or opens the default
+// one (see Open).
+func Load() (*Library, error) { return Open(Options{}) }
+
+// open loads the library at path and checks its release.
+func open(path string) (*Library, error) {
+	h, err := purego.Dlopen(path, purego.RTLD_NOW|purego.RTLD_LOCAL)
 	if err != nil {
 		return nil, fmt.Errorf("onednn: %w", err)
 	}
 	l := &Library{Path: path, h: h}
-	sym := func(name string) uintptr {
-		if err != nil {
-			return 0
-		}
-		var p uintptr
-		p, err = purego.Dlsym(h, name)
-		return p
+	version, err := purego.Dlsym(h, "dnnl_version")
+	if err != nil {
+		return nil, fmt.Errorf("onednn: %s: %w", path, err)
 	}
+	v := ReadVersion(version)
+	l.Version, l.major = v.String(), v.Major
+	switch {
+	case v.Major == 2 && v.Minor >= 2: // PReLU came in 2.2
+		err = l.bind2()
+	case v.Major == 3:
+		l.noAPI = fmt.Errorf("onednn: %s is version %s, whose primitive API is not supported (only its sgemm is used)", path, l.Version)
+	default:
+		return nil, fmt.Errorf("onednn: %s is version %s; 2.x from 2.2 on and 3.x are supported", path, l.Version)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("onednn: %s: %w", path, err)
+	}
+	l.Runtime = runtimes[v.CPURuntime]
+	if l.Runtime == "" {
+		l.Runtime = fmt.Sprintf("runtime %d", v.CPURuntime)
+	}
+	l.Threads = 1
+	if v.CPURuntime == RuntimeOpenMP {
+		l.Threads = OpenMPThreads()
+	} else if v.CPURuntime != runtimeSeq {
+		l.Threads = runtime.NumCPU()
+	}
+	isa, err := purego.Dlsym(h, "dnnl_get_effective_cpu_isa")
+	if err != nil {
+		return nil, fmt.Errorf("onednn: %s: %w", path, err)
+	}
+	r, _, _ := purego.SyscallN(isa)
+	l.isa = uint32(r)
+	l.ISA = isaNames[l.isa]
+	if l.ISA == "" {
+		l.ISA = fmt.Sprintf("isa %#x", r)
+	}
+	return l, nil
+}
+
+// symbols looks up each entry point of a list in l's library.
+func (l *Library) symbols(list []symbol) error {
+	for _, s := range list {
+		p, err := purego.Dlsym(l.h, s.name)
+		if err != nil {
+			return err
+		}
+		*s.p = p
+	}
+	return nil
+}
+
+type symbol struct {
+	p    *uintptr
+	name string
+}
+
+// bind2 looks up the 2.x primitive API.
+func (l *Library) bind2() error {
 	f := &l.f
-	for _, s := range []struct {
-		p    *uintptr
-		name string
-	}{
+	err := l.symbols([]symbol{
 		{&f.engineCreate, "dnnl_engine_create"}, {&f.engineDestroy, "dnnl_engine_destroy"},
 		{&f.streamCreate, "dnnl_stream_create"}, {&f.streamDestroy, "dnnl_stream_destroy"},
 		{&f.mdInitByTag, "dnnl_memory_desc_init_by_tag"}, {&f.mdEqual, "dnnl_memory_desc_equal"},
@@ -85,46 +199,23 @@ var Load = sync.OnceValues(func() (*Library, error) {
 		{&f.convBwdWeights, "dnnl_convolution_backward_weights_desc_init"},
 		{&f.poolFwd, "dnnl_pooling_forward_desc_init"}, {&f.poolBwd, "dnnl_pooling_backward_desc_init"},
 		{&f.preluFwd, "dnnl_prelu_forward_desc_init"}, {&f.preluBwd, "dnnl_prelu_backward_desc_init"},
-	} {
-		*s.p = sym(s.name)
-	}
-	version, isa := sym("dnnl_version"), sym("dnnl_get_effective_cpu_isa")
+	})
 	if err != nil {
-		return nil, fmt.Errorf("onednn: %s: %w", path, err)
+		return err
 	}
-	// Every primitive gets its scratchpad from Go (see Primitive): oneDNN's
-	// own is a per-thread buffer bound when a primitive is created, which
-	// breaks when it runs on another thread than the one that created it.
-	if err := l.call("dnnl_primitive_attr_create", f.attrCreate, uintptr(unsafe.Pointer(&l.attr))); err != nil {
-		return nil, err
+	return l.scratchpadAttr()
+}
+
+// scratchpadAttr creates the attributes every primitive is created with:
+// each gets its scratchpad from Go (see Primitive), as oneDNN's own is a
+// per-thread buffer bound when a primitive is created, which breaks when it
+// runs on another thread than the one that created it.
+func (l *Library) scratchpadAttr() error {
+	if err := l.call("dnnl_primitive_attr_create", l.f.attrCreate, uintptr(unsafe.Pointer(&l.attr))); err != nil {
+		return err
 	}
-	if err := l.call("dnnl_primitive_attr_set_scratchpad_mode", f.attrScratchpad, l.attr, 1 /* user */); err != nil {
-		return nil, err
-	}
-	v := ReadVersion(version)
-	l.Version = v.String()
-	if v.Major != 2 || v.Minor < 2 {
-		// PReLU came in 2.2; 3.x has another API.
-		return nil, fmt.Errorf("onednn: %s is version %s; the 2.x API from 2.2 on is supported", path, l.Version)
-	}
-	l.Runtime = runtimes[v.CPURuntime]
-	if l.Runtime == "" {
-		l.Runtime = fmt.Sprintf("runtime %d", v.CPURuntime)
-	}
-	l.Threads = 1
-	if v.CPURuntime == RuntimeOpenMP {
-		l.Threads = OpenMPThreads()
-	} else if v.CPURuntime != runtimeSeq {
-		l.Threads = runtime.NumCPU()
-	}
-	r, _, _ := purego.SyscallN(isa)
-	l.isa = uint32(r)
-	l.ISA = isaNames[l.isa]
-	if l.ISA == "" {
-		l.ISA = fmt.Sprintf("isa %#x", r)
-	}
-	return l, nil
-})
+	return l.call("dnnl_primitive_attr_set_scratchpad_mode", l.f.attrScratchpad, l.attr, 1 /* user */)
+}
 
 // CPU threading runtimes of Version.CPURuntime.
 const (
@@ -300,6 +391,9 @@ type Engine struct {
 
 // NewEngine creates the CPU engine and a stream.
 func (l *Library) NewEngine() (*Engine, error) {
+	if l.noAPI != nil {
+		return nil, l.noAPI
+	}
 	e := &Engine{l: l}
 	if err := l.call("dnnl_engine_create", l.f.engineCreate, uintptr(unsafe.Pointer(&e.eng)), 1 /* dnnl_cpu */, 0); err != nil {
 		return nil, err
