@@ -121,7 +121,7 @@ func (c Config) im2colBLAS() (*blas.Implementation, error) {
 		if err != nil {
 			return nil, withBackend(b, err)
 		}
-		impl, err := fastestBLAS().WithOneDNN(lib)
+		impl, err := fastestBLAS().WithOneDNN(lib, true)
 		return impl, withBackend(b, err)
 	}
 	return nil, fmt.Errorf("graph: backend %s names no BLAS of its own", c.backend())
@@ -131,11 +131,12 @@ func (c Config) im2colBLAS() (*blas.Implementation, error) {
 func fastestBLAS() *blas.Implementation { return blas.Default() }
 
 // withSgemm adds the products of oneDNN's sgemm, where the library opens,
-// to the fastest BLAS.
-func withSgemm(oneDNN string) *blas.Implementation {
+// to the fastest BLAS: one thread per product for the im2col kernels, which
+// run one goroutine per core, else the library's threads.
+func withSgemm(oneDNN string, oneThread bool) *blas.Implementation {
 	impl := fastestBLAS()
 	if lib, err := openOneDNN(oneDNN); err == nil {
-		if both, err := impl.WithOneDNN(lib); err == nil {
+		if both, err := impl.WithOneDNN(lib, oneThread); err == nil {
 			return both
 		}
 	}
@@ -161,7 +162,7 @@ func (c Config) trunk(im2col func(*blas.Implementation) layers) (layers, *blas.I
 		if b == OneDNN {
 			return layers{}, nil, "", withBackend(b, fmt.Errorf("oneDNN's primitives are float32 only, not %v", c.Dtype))
 		}
-		impl := withSgemm(c.OneDNN)
+		impl := withSgemm(c.OneDNN, true)
 		return im2col(impl), impl, own + " (oneDNN's primitives are float32 only)", nil
 	}
 	bf16 := c.Precision == BF16
@@ -177,13 +178,14 @@ func (c Config) trunk(im2col func(*blas.Implementation) layers) (layers, *blas.I
 	case err != nil && b == OneDNN:
 		return layers{}, nil, "", withBackend(b, err)
 	case err != nil:
-		impl := withSgemm(c.OneDNN)
+		impl := withSgemm(c.OneDNN, true)
 		return im2col(impl), impl, fmt.Sprintf("%s (backend auto; oneDNN's primitives unavailable: %v)", own, err), nil
 	}
-	// The linear layers, small beside the trunk, stay off oneDNN's sgemm:
-	// its sums were seen to differ in the last bits from run to run, and a
-	// resumed run must repeat the uninterrupted one exactly.
-	impl := fastestBLAS()
+	// The linear layers run one product at a time, on the library's
+	// threads: on one thread oneDNN's sgemm was slower here, and its sums
+	// differed in the last bits from run to run, which a resumed run must
+	// not.
+	impl := withSgemm(c.OneDNN, false)
 	ly := plan.layers()
 	ly.fc = linear{impl}.apply
 	return ly, impl, plan.describe(), nil

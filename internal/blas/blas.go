@@ -108,23 +108,28 @@ func openFirst[N, L any](what string, names []N, open func(N) (*L, error)) (lib 
 }
 
 // LoadOneDNN returns the pure-Go implementation with its Sgemm replaced by
-// that of the oneDNN package onednn has opened (or opens by default); pair
-// it with OpenBLAS with [Implementation.WithOneDNN] instead. It never
-// panics, and returns an error naming every attempt when oneDNN cannot be
-// used.
+// that of the oneDNN package onednn has opened (or opens by default), one
+// thread per product; pair it with OpenBLAS with [Implementation.WithOneDNN]
+// instead. It never panics, and returns an error naming every attempt when
+// oneDNN cannot be used.
 func LoadOneDNN() (*Implementation, error) {
 	lib, err := onednn.Load()
 	if err != nil {
 		return nil, err
 	}
-	return Gonum().WithOneDNN(lib)
+	return Gonum().WithOneDNN(lib, true)
 }
 
-// fasts keeps the checked product of each oneDNN library, as the library
+// fasts keeps the checked products of each oneDNN library, as the library
 // stays loaded anyway.
 var fasts struct {
 	sync.Mutex
-	m map[*onednn.Library]result[fastSgemm]
+	m map[fastKey]result[fastSgemm]
+}
+
+type fastKey struct {
+	lib       *onednn.Library
+	oneThread bool
 }
 
 type result[T any] struct {
@@ -133,19 +138,23 @@ type result[T any] struct {
 }
 
 // WithOneDNN returns a copy of i whose Sgemm runs in lib's dnnl_sgemm, or
-// an error when that product cannot be used.
-func (i *Implementation) WithOneDNN(lib *onednn.Library) (*Implementation, error) {
+// an error when that product cannot be used. With oneThread each product
+// runs on one thread, for callers that run one goroutine per core; else
+// on as many as lib's primitives use (lib.Threads), for a caller that runs
+// one product at a time.
+func (i *Implementation) WithOneDNN(lib *onednn.Library, oneThread bool) (*Implementation, error) {
 	if lib == nil {
 		return nil, errors.New("blas: no oneDNN library")
 	}
+	k := fastKey{lib, oneThread}
 	fasts.Lock()
-	r, ok := fasts.m[lib]
+	r, ok := fasts.m[k]
 	if !ok {
-		r.v, r.err = openFirst("oneDNN", []*onednn.Library{lib}, openFast)
+		r.v, r.err = openFirst("oneDNN", []fastKey{k}, func(k fastKey) (*fastSgemm, error) { return openFast(k.lib, k.oneThread) })
 		if fasts.m == nil {
-			fasts.m = map[*onednn.Library]result[fastSgemm]{}
+			fasts.m = map[fastKey]result[fastSgemm]{}
 		}
-		fasts.m[lib] = r
+		fasts.m[k] = r
 	}
 	fasts.Unlock()
 	if r.err != nil {

@@ -35,7 +35,7 @@ func impls(t *testing.T) map[string]*Implementation {
 		m["openblas"] = impl
 		if lib, err := onednn.Load(); err != nil {
 			t.Logf("oneDNN not available: %v", err)
-		} else if both, err := impl.WithOneDNN(lib); err == nil {
+		} else if both, err := impl.WithOneDNN(lib, true); err == nil {
 			m["onednn+openblas"] = both
 		}
 	} else {

@@ -55,22 +55,23 @@ var callPool = sync.Pool{New: func() any { return new(sgemmCall) }}
 // (its signature is the same in 2.x and 3.x) and checks that it computes
 // correctly.
 //
-// Each product runs on one thread: the im2col kernels call it from one
-// goroutine per core. oneDNN has no call that sizes its threads (neither
-// 2.x nor 3.x: dnnl_threadpool_interop_set_max_concurrency serves only the
-// threadpool runtime); on OpenMP a parallel region takes
+// With oneThread, each product runs on one thread: the im2col kernels call
+// it from one goroutine per core. oneDNN has no call that sizes its
+// threads (neither 2.x nor 3.x: dnnl_threadpool_interop_set_max_concurrency
+// serves only the threadpool runtime); on OpenMP a parallel region takes
 // omp_get_max_threads threads, a setting of the calling thread, which
 // omp_set_num_threads changes. The trampoline sets it to one on the thread
 // that makes the call, in the same foreign call, as goroutines move between
-// threads. The primitives of package onednn run on a thread of their own,
-// which never calls the product, and keep every core.
-func openFast(lib *onednn.Library) (*fastSgemm, error) {
+// threads. Without oneThread, products take the library's threads, as
+// suits a caller that runs one at a time (the linear layers beside oneDNN's
+// primitives, which measured faster so than on one thread).
+func openFast(lib *onednn.Library, oneThread bool) (*fastSgemm, error) {
 	f := &fastSgemm{path: lib.Path, version: lib.Version, threads: lib.Threads}
 	var err error
 	if f.fn, err = purego.Dlsym(lib.Handle(), "dnnl_sgemm"); err != nil {
 		return nil, fmt.Errorf("%s: %w", lib.Path, err)
 	}
-	if lib.Runtime == "OpenMP" {
+	if oneThread && lib.Runtime == "OpenMP" {
 		if f.oneThread, err = purego.Dlsym(lib.Handle(), "omp_set_num_threads"); err != nil {
 			return nil, fmt.Errorf("%s: %w", lib.Path, err)
 		}

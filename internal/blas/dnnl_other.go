@@ -11,7 +11,7 @@ import (
 // fastSgemm is never opened on this platform; see dnnl_amd64.go.
 type fastSgemm struct{}
 
-func openFast(*onednn.Library) (*fastSgemm, error) {
+func openFast(*onednn.Library, bool) (*fastSgemm, error) {
 	return nil, errors.New("oneDNN is only used on linux/amd64")
 }
 
