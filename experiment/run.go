@@ -21,7 +21,6 @@ import (
 
 	"github.com/centerloss-go/centerloss/graph"
 	"github.com/centerloss-go/centerloss/internal/atomicfile"
-	"github.com/centerloss-go/centerloss/internal/blas"
 	"github.com/centerloss-go/centerloss/mnist"
 	"github.com/centerloss-go/centerloss/plots"
 	"github.com/centerloss-go/centerloss/train"
@@ -217,6 +216,12 @@ func prepareOut(dir string) error {
 	return os.Remove(name)
 }
 
+// compute gives a checkpoint's hyperparameters o's precision, backend and
+// oneDNN library, which a checkpoint does not hold.
+func (o Options) compute(h *train.Hyper) {
+	h.Precision, h.Backend, h.OneDNN = o.Precision, o.Backend, o.OneDNN
+}
+
 // Run trains LeNet++ as o says, evaluating on the test set after every
 // epoch and writing into o.Out the files named by the constants above. When
 // ctx is cancelled it finishes the step under way, saves a checkpoint and
@@ -238,17 +243,14 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if err := prepareOut(o.Out); err != nil {
 		return nil, err
 	}
-	impl := blas.Default()
-
 	var t *train.Trainer
 	var err error
 	if o.Precision == "" {
 		o.Precision = graph.F32
 	}
 	if o.Resume != "" {
-		// The checkpoint brings every hyperparameter but the precision.
-		precision := o.Precision
-		if t, err = train.LoadCheckpoint(o.Resume, func(h *train.Hyper) { h.Precision = precision }); err != nil {
+		// The checkpoint brings every hyperparameter but what computes them.
+		if t, err = train.LoadCheckpoint(o.Resume, o.compute); err != nil {
 			return nil, err
 		}
 		o.Hyper = t.Hyper
@@ -268,10 +270,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	// First what computes the run: the layers (and in which precision),
 	// then the BLAS for the rest.
 	fmt.Fprintf(logw, "Layers: %s\n", t.Net.Kernels())
-	fmt.Fprintf(logw, "BLAS: %s\n", impl.Name())
-	if !impl.IsNative() {
-		fmt.Fprintln(logw, blas.Hint())
-	}
+	fmt.Fprintf(logw, "BLAS: %s\n", t.Net.BLAS())
 	if t.Epoch >= o.Epochs {
 		return nil, &UsageError{Option: "Epochs", Value: strconv.Itoa(o.Epochs), Err: fmt.Errorf("the checkpoint has already completed %d epochs", t.Epoch)}
 	}
@@ -336,7 +335,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	s := &Summary{
 		Hyper: o.Hyper, Epochs: o.Epochs, TrainImages: trainSet.N, TestImages: testSet.N,
 		Final: hist.Metrics[len(hist.Metrics)-1], History: hist.Metrics, WallSeconds: time.Since(start).Seconds(),
-		ImagesPerSecond: float64(hist.Images) / hist.TrainSeconds, BLAS: impl.Name(), Kernels: t.Net.Kernels(), Classes: classes, Checkpoint: checkpoint,
+		ImagesPerSecond: float64(hist.Images) / hist.TrainSeconds, BLAS: t.Net.BLAS(), Kernels: t.Net.Kernels(), Classes: classes, Checkpoint: checkpoint,
 	}
 	if s.Scores, err = verify.Score(hist.Test.Features, hist.Test.Predicted, testSet.Labels, t.Centers.Values(), t.Dim); err != nil {
 		return nil, err
@@ -408,7 +407,8 @@ func loadSet(dir, dataset, set string, limit int) (*mnist.Dataset, error) {
 
 // Evaluate loads a checkpoint, evaluates it on the test set, scores its
 // test features as a run's summary does and writes the test-feature plot
-// into o.Out. Only DataDir, TestLimit, Out and Precision of o are used.
+// into o.Out. Only DataDir, TestLimit, Out, Precision, Backend and OneDNN
+// of o are used.
 func Evaluate(o Options, checkpoint string) (train.EvalResult, verify.Scores, error) {
 	var r train.EvalResult
 	var fs verify.Scores
@@ -418,7 +418,7 @@ func Evaluate(o Options, checkpoint string) (train.EvalResult, verify.Scores, er
 	if err := prepareOut(o.Out); err != nil {
 		return r, fs, err
 	}
-	t, err := train.LoadCheckpoint(checkpoint, func(h *train.Hyper) { h.Precision = o.Precision })
+	t, err := train.LoadCheckpoint(checkpoint, o.compute)
 	if err != nil {
 		return r, fs, err
 	}

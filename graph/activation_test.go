@@ -103,9 +103,9 @@ func sumsOfTrunkNodes(t *testing.T, cfg graph.Config, images *tensor.Dense) []st
 func TestStockOpsOnTrunkNodes(t *testing.T) {
 	cfg := graph.DefaultConfig()
 	images, _ := mnistBatch(t, cfg.Batch)
-	cfg.Im2col = true
+	cfg.Backend = im2col()
 	want := sumsOfTrunkNodes(t, cfg, images)
-	cfg.Im2col = false
+	cfg.Backend = graph.Auto
 	for _, c := range []struct {
 		precision graph.Precision
 		tol       float64
@@ -202,9 +202,9 @@ func TestActivationsAgree(t *testing.T) {
 	cfg := graph.DefaultConfig()
 	cfg.Batch = 16
 	images, labels := mnistBatch(t, cfg.Batch)
-	cfg.Im2col = true
+	cfg.Backend = im2col()
 	want := activations(t, cfg, images, labels)
-	cfg.Im2col = false
+	cfg.Backend = graph.Auto
 	for _, c := range []struct {
 		name      string
 		stock     bool
@@ -239,8 +239,8 @@ func TestGradientThroughStockOps(t *testing.T) {
 	images, _ := mnistBatch(t, cfg.Batch)
 	var grads [2][]*tensor.Dense
 	var names []string
-	for k, im2col := range []bool{false, true} {
-		cfg.Im2col = im2col
+	for k, b := range []graph.Backend{graph.Auto, im2col()} {
+		cfg.Backend = b
 		net := newNet(t, cfg)
 		if net == nil {
 			t.Skip("oneDNN's primitives are not available")

@@ -6,6 +6,8 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/centerloss-go/centerloss/internal/blas"
 )
 
 // Conv2d applies a stride-1 convolution with square k×k filters, zero
@@ -50,6 +52,7 @@ type conv struct {
 type convWork struct {
 	sync.Mutex
 	cols, parts scratch
+	blas        *blas.Implementation // the products' BLAS; nil: blas.Default
 }
 
 func (c *conv) shape(op *kernel, in []tensor.Shape) (tensor.Shape, error) {
@@ -103,14 +106,14 @@ func (c *conv) forward(op *kernel, in []G.Value) (G.Value, error) {
 	c.work.Lock()
 	defer c.work.Unlock()
 	if x.Dtype() == tensor.Float32 {
-		convForward[float32](g, n, data[float32](x), data[float32](w), data[float32](b), data[float32](y), &c.work.cols)
+		convForward[float32](g, n, data[float32](x), data[float32](w), data[float32](b), data[float32](y), &c.work.cols, c.work.blas)
 	} else {
-		convForward[float64](g, n, data[float64](x), data[float64](w), data[float64](b), data[float64](y), &c.work.cols)
+		convForward[float64](g, n, data[float64](x), data[float64](w), data[float64](b), data[float64](y), &c.work.cols, c.work.blas)
 	}
 	return y, nil
 }
 
-func convForward[T Float](g geom, n int, x, w, b, y []T, s *scratch) {
+func convForward[T Float](g geom, n int, x, w, b, y []T, s *scratch, bl *blas.Implementation) {
 	p := workers(n)
 	gr := g.group()
 	cols := scratchFor[T](s, 2*p, max(g.rows, g.co)*g.cols*gr)
@@ -126,7 +129,7 @@ func convForward[T Float](g geom, n int, x, w, b, y []T, s *scratch) {
 			if m == 1 {
 				// One image: the product is already in y's order.
 				yi := y[i0*out : (i0+1)*out]
-				gemm(false, false, g.co, ld, g.rows, w, g.rows, col, ld, 0, yi, ld)
+				gemm(bl, false, false, g.co, ld, g.rows, w, g.rows, col, ld, 0, yi, ld)
 				for c := 0; c < g.co; c++ {
 					bc, dst := b[c], yi[c*g.cols:(c+1)*g.cols]
 					for j := range dst {
@@ -135,7 +138,7 @@ func convForward[T Float](g geom, n int, x, w, b, y []T, s *scratch) {
 				}
 				continue
 			}
-			gemm(false, false, g.co, ld, g.rows, w, g.rows, col, ld, 0, prod, ld)
+			gemm(bl, false, false, g.co, ld, g.rows, w, g.rows, col, ld, 0, prod, ld)
 			// prod holds channel c of image i at row c, columns i·cols...;
 			// y wants image-major order, with the bias added.
 			for i := 0; i < m; i++ {
@@ -203,14 +206,14 @@ func (c *conv) gradInput(op *kernel, in []G.Value) (G.Value, error) {
 	c.work.Lock()
 	defer c.work.Unlock()
 	if x.Dtype() == tensor.Float32 {
-		convBackwardData[float32](g, n, data[float32](w), data[float32](dy), data[float32](dx), &c.work.cols)
+		convBackwardData[float32](g, n, data[float32](w), data[float32](dy), data[float32](dx), &c.work.cols, c.work.blas)
 	} else {
-		convBackwardData[float64](g, n, data[float64](w), data[float64](dy), data[float64](dx), &c.work.cols)
+		convBackwardData[float64](g, n, data[float64](w), data[float64](dy), data[float64](dx), &c.work.cols, c.work.blas)
 	}
 	return dx, nil
 }
 
-func convBackwardData[T Float](g geom, n int, w, dy, dx []T, s *scratch) {
+func convBackwardData[T Float](g geom, n int, w, dy, dx []T, s *scratch, bl *blas.Implementation) {
 	p := workers(n)
 	gr := g.group()
 	bufs := scratchFor[T](s, 2*p, max(g.rows, g.co)*g.cols*gr)
@@ -220,7 +223,7 @@ func convBackwardData[T Float](g geom, n int, w, dy, dx []T, s *scratch) {
 		for i0 := lo; i0 < hi; i0 += gr {
 			m := min(gr, hi-i0)
 			ld := m * g.cols
-			gemm(true, false, g.rows, ld, g.co, w, g.rows, gatherGroup(g, dy, dyg, i0, m), ld, 0, col, ld)
+			gemm(bl, true, false, g.rows, ld, g.co, w, g.rows, gatherGroup(g, dy, dyg, i0, m), ld, 0, col, ld)
 			for i := 0; i < m; i++ {
 				dxi := dx[(i0+i)*in : (i0+i+1)*in]
 				clear(dxi)
@@ -285,14 +288,14 @@ func (c *conv) gradFilter(op *kernel, in []G.Value) (G.Value, error) {
 	c.work.Lock()
 	defer c.work.Unlock()
 	if x.Dtype() == tensor.Float32 {
-		convBackwardFilter[float32](g, xs[0], data[float32](x), data[float32](dy), data[float32](dw), &c.work.cols, &c.work.parts)
+		convBackwardFilter[float32](g, xs[0], data[float32](x), data[float32](dy), data[float32](dw), &c.work.cols, &c.work.parts, c.work.blas)
 	} else {
-		convBackwardFilter[float64](g, xs[0], data[float64](x), data[float64](dy), data[float64](dw), &c.work.cols, &c.work.parts)
+		convBackwardFilter[float64](g, xs[0], data[float64](x), data[float64](dy), data[float64](dw), &c.work.cols, &c.work.parts, c.work.blas)
 	}
 	return dw, nil
 }
 
-func convBackwardFilter[T Float](g geom, n int, x, dy, dw []T, s, ps *scratch) {
+func convBackwardFilter[T Float](g geom, n int, x, dy, dw []T, s, ps *scratch, bl *blas.Implementation) {
 	p := workers(n)
 	gr := g.group()
 	bufs := scratchFor[T](s, 2*p, max(g.rows, g.co)*g.cols*gr)
@@ -307,7 +310,7 @@ func convBackwardFilter[T Float](g geom, n int, x, dy, dw []T, s, ps *scratch) {
 			for i := 0; i < m; i++ {
 				im2col(g, x[(i0+i)*in:(i0+i+1)*in], col[i*g.cols:], ld)
 			}
-			gemm(false, true, g.co, g.rows, ld, gatherGroup(g, dy, dyg, i0, m), ld, col, ld, beta, part, g.rows)
+			gemm(bl, false, true, g.co, g.rows, ld, gatherGroup(g, dy, dyg, i0, m), ld, col, ld, beta, part, g.rows)
 			beta = 1
 		}
 	})

@@ -11,7 +11,6 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"github.com/centerloss-go/centerloss/internal/blas"
 	"github.com/centerloss-go/centerloss/internal/onednn"
 )
 
@@ -63,13 +62,9 @@ var planHooks struct {
 	act    onednn.Tag
 }
 
-// loadOneDNN opens oneDNN unless CENTERLOSS_BLAS keeps it out.
-func loadOneDNN() (*onednn.Library, error) {
-	if err := blas.OneDNNExcluded(); err != nil {
-		return nil, err
-	}
-	return onednn.Load()
-}
+// loadOneDNN returns the oneDNN this process has opened (see openOneDNN),
+// or opens the default one.
+func loadOneDNN() (*onednn.Library, error) { return onednn.Load() }
 
 // bf16Available reports why the trunk cannot run in bfloat16 here, or nil.
 func bf16Available() error {

@@ -4,6 +4,8 @@ import (
 	"runtime"
 	"sync"
 
+	gonum "gonum.org/v1/gonum/blas"
+
 	"github.com/centerloss-go/centerloss/internal/blas"
 )
 
@@ -11,14 +13,24 @@ import (
 type Float interface{ ~float32 | ~float64 }
 
 // gemm computes c = a·b + beta·c (row-major), with a and b optionally
-// transposed, through the process's BLAS.
-func gemm[T Float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+// transposed, in bl (nil: blas.Default, for the ops built outside a Net).
+func gemm[T Float](bl *blas.Implementation, tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	if bl == nil {
+		bl = blas.Default()
+	}
 	switch a := any(a).(type) {
 	case []float32:
-		blas.Sgemm(tA, tB, m, n, k, 1, a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+		bl.Sgemm(trans(tA), trans(tB), m, n, k, 1, a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
 	case []float64:
-		blas.Dgemm(tA, tB, m, n, k, 1, a, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
+		bl.Dgemm(trans(tA), trans(tB), m, n, k, 1, a, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
 	}
+}
+
+func trans(t bool) gonum.Transpose {
+	if t {
+		return gonum.Trans
+	}
+	return gonum.NoTrans
 }
 
 // workers is how many goroutines a kernel splits a batch over: one per core,

@@ -7,24 +7,29 @@
 // classifier D -> 10 without bias. The deep feature is the node center loss
 // is attached to; the logits feed softmax cross-entropy.
 //
-// The layers are custom gorgonia ops. Where oneDNN 2.x (libdnnl.so.2) is
-// installed, the six convolutions, their PReLUs and the three poolings of a
-// float32 network run as oneDNN primitives, created once per graph, in one
-// op whose value is the last pooling's output in float32 NCHW; its
-// gradient is one op whose value holds the gradients of all their
-// parameters, and each parameter's gradient node is a view of its part.
-// The activations in between stay inside, in the layout oneDNN's
-// convolutions prefer (nChw16c on AVX-512, NHWC for bfloat16 on AMX);
-// Config.Precision BF16 runs them in bfloat16. Net.Activation reads any
-// activation as NCHW, on every set of kernels. No primitive runs oneDNN's
-// reference loop: where oneDNN offers only that for some layout or type,
-// the plan takes another, and Net.Kernels names the choice; where it
-// offers only that for a layer, the network runs its own kernels. Elsewhere (float64, Config.Im2col, no oneDNN) this package's own
-// ops run: Conv2d (im2col and BLAS products), PReLU and MaxPool2x2, which
-// reuse their buffers from step to step and split a batch over the cores.
-// Linear and SoftmaxCrossEntropy are always this package's. Net.Kernels
-// says which ran. Config.Stock builds the same network from gorgonia's own
-// ops instead, which the tests use as the reference.
+// The layers are custom gorgonia ops, computed by the Backend of the
+// Config. Where oneDNN is installed (Auto or OneDNN), the six
+// convolutions, their PReLUs and the three poolings of a float32 network
+// run as oneDNN primitives, created once per graph, in one op whose value
+// is the last pooling's output in float32 NCHW; its gradient is one op
+// whose value holds the gradients of all their parameters, and each
+// parameter's gradient node is a view of its part. The activations in
+// between stay inside, in the layout oneDNN's convolutions prefer
+// (nChw16c on AVX-512, NHWC for bfloat16 on AMX); Config.Precision BF16
+// runs them in bfloat16. Net.Activation reads any activation as NCHW,
+// whatever computes it. No primitive runs oneDNN's reference loop: where
+// oneDNN offers only that for some layout or type, the plan takes
+// another, and Net.Kernels names the choice; where it offers only that
+// for a layer, Auto runs this package's own kernels and OneDNN fails. The
+// other backends (and float64 networks) run this package's own ops:
+// Conv2d (im2col and BLAS products), PReLU and MaxPool2x2, which reuse
+// their buffers from step to step and split a batch over the cores, on
+// oneDNN's sgemm, OpenBLAS or gonum's pure-Go BLAS. Linear and
+// SoftmaxCrossEntropy are always this package's. Net.Kernels says what
+// ran and why, Net.BLAS which BLAS. Config.Stock builds the same network
+// from gorgonia's own ops instead, which the tests use as the reference.
+// The package reads no environment variable: the commands turn theirs
+// into a Config.
 package graph
 
 import (
@@ -37,6 +42,8 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/centerloss-go/centerloss/internal/blas"
 )
 
 // Input size of LeNet++: one 28×28 grey-scale image.
@@ -54,12 +61,15 @@ type Config struct {
 	Seed           uint64       // seed of the weight initialisation
 	ClassifierBias bool         // give the classifier a bias (the paper's has none)
 	Stock          bool         // build from gorgonia's stock ops (slow; the reference for tests)
-	// Im2col computes the convolutions, PReLUs and poolings with this
-	// package's own kernels (im2col and BLAS products) even where oneDNN's
-	// primitives are available; float64 networks always do.
-	Im2col bool
+	// Backend computes the convolutions, PReLUs and poolings ("" is
+	// Auto); float64 networks always run this package's im2col kernels.
+	Backend Backend
 	// Precision of the convolutional trunk: F32 (or "") or BF16.
 	Precision Precision
+	// OneDNN is the oneDNN library to open, a soname or a path ("": the
+	// default ones, see internal/onednn). A process uses one oneDNN: the
+	// first network built with oneDNN decides which.
+	OneDNN string
 }
 
 // Precision is the arithmetic of LeNet++'s convolutional trunk.
@@ -79,7 +89,9 @@ const (
 )
 
 // Available reports why p cannot run on this machine, or nil when it can:
-// bf16 needs oneDNN 2.x and a CPU with bfloat16 units.
+// bf16 needs oneDNN and a CPU with bfloat16 units. It asks the oneDNN this
+// process has opened, or the default one; Config.Available asks the one a
+// Config names.
 func (p Precision) Available() error {
 	if p != BF16 {
 		return nil
@@ -114,8 +126,11 @@ func (c Config) validate() error {
 		return fmt.Errorf("graph: dtype %v; want float32 or float64", c.Dtype)
 	case c.Precision != "" && c.Precision != F32 && c.Precision != BF16:
 		return fmt.Errorf("graph: precision %q; want f32 or bf16", c.Precision)
-	case c.Precision == BF16 && (c.Dtype != tensor.Float32 || c.Stock || c.Im2col):
-		return errors.New("graph: bf16 precision needs a float32 network on oneDNN's primitives (not Stock or Im2col)")
+	case c.Precision == BF16 && (c.Dtype != tensor.Float32 || c.Stock || c.backend() != Auto && c.backend() != OneDNN):
+		return fmt.Errorf("graph: bf16 precision needs a float32 network on oneDNN's primitives (not Stock or backend %s)", c.backend())
+	}
+	if _, err := ParseBackend(string(c.Backend)); err != nil {
+		return fmt.Errorf("graph: %w", err)
 	}
 	return nil
 }
@@ -144,12 +159,22 @@ type Net struct {
 	kernels string
 	acts    map[string]*G.Node                       // the activations that nodes hold, by Activation's names
 	read    func(name string) (*tensor.Dense, error) // the others, which the oneDNN trunk holds
+	blas    *blas.Implementation
 }
 
 // Kernels says what computes the network's convolutions, PReLUs and
 // poolings: oneDNN's primitives with the kernels and layout they chose, or
 // this package's im2col kernels and why.
 func (n *Net) Kernels() string { return n.kernels }
+
+// BLAS names the BLAS of the network's own kernels: the linear layers,
+// and the trunk where it does not run on oneDNN's primitives.
+func (n *Net) BLAS() string {
+	if n.blas == nil {
+		return blas.Default().Name()
+	}
+	return n.blas.Name()
+}
 
 // Learnables returns the nodes of all parameters, in the order of Params.
 func (n *Net) Learnables() G.Nodes {
@@ -348,34 +373,22 @@ func build(g *G.ExprGraph, cfg Config, values map[string]*tensor.Dense) (*Net, e
 		net.Params = append(net.Params, Param{Name: name, Node: n, Decay: decays[name]})
 		return n, nil
 	}
-	work := new(convWork) // shared by this network's convolutions
-	ly := layers{
-		conv: func(x, w, b *G.Node) (*G.Node, error) {
-			return conv2d(x, w, b, 2, x != net.Input, work)
-		},
-		prelu: PReLU,
-		pool:  MaxPool2x2,
-		fc:    Linear,
-	}
-	net.kernels = "im2col and BLAS products"
-	switch {
-	case cfg.Stock:
-		ly, net.kernels = stockLayers(), "gorgonia's stock ops"
-	case cfg.Im2col:
-	case cfg.Dtype != tensor.Float32:
-		net.kernels += " (oneDNN's primitives are float32 only)"
-	default:
-		plan, err := newDNNLPlan(cfg.Batch, cfg.Precision == BF16)
-		switch {
-		case err != nil && cfg.Precision == BF16:
-			// Never train in float32 when bfloat16 was asked for.
-			return nil, fmt.Errorf("graph: bf16 precision: %w", err)
-		case err != nil:
-			net.kernels += fmt.Sprintf(" (oneDNN's primitives unavailable: %v)", err)
-		default:
-			ly, net.kernels = plan.layers(), plan.describe()
+	im2col := func(bl *blas.Implementation) layers {
+		work := &convWork{blas: bl} // shared by this network's convolutions
+		return layers{
+			conv: func(x, w, b *G.Node) (*G.Node, error) {
+				return conv2d(x, w, b, 2, x != net.Input, work)
+			},
+			prelu: PReLU,
+			pool:  MaxPool2x2,
+			fc:    linear{bl}.apply,
 		}
 	}
+	ly, impl, kernels, err := cfg.trunk(im2col)
+	if err != nil {
+		return nil, err
+	}
+	net.blas, net.kernels = impl, kernels
 
 	net.Input = G.NewTensor(g, cfg.Dtype, 4, G.WithShape(cfg.Batch, 1, Rows, Cols), G.WithName("input"))
 	net.acts, net.read = map[string]*G.Node{}, ly.activation
@@ -414,13 +427,11 @@ func build(g *G.ExprGraph, cfg Config, values map[string]*tensor.Dense) (*Net, e
 		}
 	}
 	if ly.trunk != nil {
-		var err error
 		if x, err = ly.trunk(x, trunk); err != nil {
 			return nil, fmt.Errorf("graph: the oneDNN trunk: %w", err)
 		}
 		net.acts[poolName(len(convLayers)/2-1)] = x
 	}
-	var err error
 	w1, err1 := param("fc1.weight")
 	b1, err2 := param("fc1.bias")
 	a1, err3 := param("prelu_fc1.weight")

@@ -126,32 +126,53 @@ func TestNetworkGradient(t *testing.T) {
 // TestFastMatchesStock runs the fast network and the one built from
 // gorgonia's stock ops with the same weights and input, and compares
 // features, logits and every parameter gradient.
+//
+// Every backend runs, where it is available here: float64 networks always
+// run the im2col kernels, float32 ones each backend in turn.
 func TestFastMatchesStock(t *testing.T) {
 	for _, dt := range []tensor.Dtype{tensor.Float64, tensor.Float32} {
-		t.Run(dt.String(), func(t *testing.T) {
-			cfg := DefaultConfig()
-			cfg.Batch, cfg.Dtype = 3, dt
-			input, labels := testBatch(dt, cfg.Batch)
-			fast := newRig(t, cfg, input, labels)
-			t.Logf("fast layers: %s", fast.net.Kernels())
-			checkKernels(t, fast.net)
-			cfg.Stock = true
-			stock := newRig(t, cfg, input, labels)
-			cf, cs := fast.run(t), stock.run(t)
-			tol := 1e-9
-			if dt == tensor.Float32 {
-				tol = 2e-3
-			}
-			if math.Abs(cf-cs) > tol*(1+math.Abs(cs)) {
-				t.Errorf("cost: fast %v, stock %v", cf, cs)
-			}
-			compare(t, "features", fast.net.Features.Value().(*tensor.Dense), stock.net.Features.Value().(*tensor.Dense), tol)
-			compare(t, "logits", fast.net.Logits.Value().(*tensor.Dense), stock.net.Logits.Value().(*tensor.Dense), tol)
-			gf, gs := fast.grads(t), stock.grads(t)
-			for i, p := range fast.net.Params {
-				compare(t, p.Name+" gradient", gf[i], gs[i], tol)
-			}
-		})
+		for _, b := range Backends {
+			t.Run(dt.String()+"/"+string(b), func(t *testing.T) {
+				cfg := DefaultConfig()
+				cfg.Batch, cfg.Dtype, cfg.Backend = 3, dt, b
+				if dt == tensor.Float64 && b == OneDNN {
+					if _, err := New(G.NewGraph(), cfg); err == nil || !strings.Contains(err.Error(), "float32 only") {
+						t.Errorf("float64 on oneDNN: %v", err)
+					}
+					return
+				}
+				if err := cfg.Available(); err != nil {
+					if !strings.Contains(err.Error(), "backend "+string(b)) {
+						t.Errorf("unavailable backend: the error %q does not name it", err)
+					}
+					t.Skipf("not available here: %v", err)
+				}
+				matchesStock(t, cfg)
+			})
+		}
+	}
+}
+
+func matchesStock(t *testing.T, cfg Config) {
+	input, labels := testBatch(cfg.Dtype, cfg.Batch)
+	fast := newRig(t, cfg, input, labels)
+	t.Logf("fast layers: %s; BLAS %s", fast.net.Kernels(), fast.net.BLAS())
+	checkKernels(t, fast.net)
+	cfg.Stock = true
+	stock := newRig(t, cfg, input, labels)
+	cf, cs := fast.run(t), stock.run(t)
+	tol := 1e-9
+	if cfg.Dtype == tensor.Float32 {
+		tol = 2e-3
+	}
+	if math.Abs(cf-cs) > tol*(1+math.Abs(cs)) {
+		t.Errorf("cost: fast %v, stock %v", cf, cs)
+	}
+	compare(t, "features", fast.net.Features.Value().(*tensor.Dense), stock.net.Features.Value().(*tensor.Dense), tol)
+	compare(t, "logits", fast.net.Logits.Value().(*tensor.Dense), stock.net.Logits.Value().(*tensor.Dense), tol)
+	gf, gs := fast.grads(t), stock.grads(t)
+	for i, p := range fast.net.Params {
+		compare(t, p.Name+" gradient", gf[i], gs[i], tol)
 	}
 }
 
@@ -236,37 +257,79 @@ func TestDeterministicInit(t *testing.T) {
 	}
 }
 
-// checkKernels fails the test when a float32 network that could run on
-// oneDNN's primitives does not: the comparisons would then test the im2col
-// kernels twice and the primitives never.
+// checkKernels fails the test when a network does not run on what its
+// backend says: a float32 network on Auto or OneDNN that could run on
+// oneDNN's primitives and does not would test the im2col kernels twice and
+// the primitives never; the other backends must keep out of oneDNN's
+// primitives, and name their BLAS.
 func checkKernels(t *testing.T, net *Net) {
 	t.Helper()
 	_, err := newDNNLPlan(1, false)
+	b := net.backend()
 	onednn := strings.HasPrefix(net.Kernels(), "oneDNN ")
-	switch {
-	case net.Dtype == tensor.Float32 && !net.Im2col && err == nil && !onednn:
-		t.Errorf("oneDNN loads, but the network runs on %s", net.Kernels())
-	case (net.Dtype != tensor.Float32 || net.Im2col || err != nil) && onednn:
-		t.Errorf("the network runs on %s", net.Kernels())
+	if want := net.Dtype == tensor.Float32 && (b == Auto || b == OneDNN) && err == nil; onednn != want {
+		t.Errorf("backend %s: the network runs on %s", b, net.Kernels())
+	}
+	names := map[Backend]string{Gonum: "gonum (pure Go)", OpenBLAS: "OpenBLAS", OneDNNSgemm: "oneDNN "}
+	if s := names[b]; s != "" && (!strings.Contains(net.BLAS(), s) || !strings.Contains(net.Kernels(), "backend "+string(b))) {
+		t.Errorf("backend %s: kernels %q, BLAS %q", b, net.Kernels(), net.BLAS())
+	}
+	if b == OpenBLAS && strings.Contains(net.BLAS(), "oneDNN") {
+		t.Errorf("backend openblas runs products in %s", net.BLAS())
 	}
 }
 
-// TestBLASEnvLeavesOneDNNOut: CENTERLOSS_BLAS=openblas keeps oneDNN out of
-// the process, so the network runs on the im2col kernels and says why, and
-// bf16, which needs oneDNN, is refused.
-func TestBLASEnvLeavesOneDNNOut(t *testing.T) {
-	t.Setenv("CENTERLOSS_BLAS", "openblas")
-	net, err := New(G.NewGraph(), DefaultConfig())
+// TestBackendUnavailable: a backend asked for by name fails with an error
+// naming it and the library when that library does not load; Auto falls
+// back to the im2col kernels and says why.
+func TestBackendUnavailable(t *testing.T) {
+	const missing = "/nonexistent/libdnnl.so.3"
+	for _, b := range []Backend{OneDNN, OneDNNSgemm} {
+		cfg := DefaultConfig()
+		cfg.Backend, cfg.OneDNN = b, missing
+		err := cfg.Available()
+		if err == nil || !strings.Contains(err.Error(), "backend "+string(b)) || !strings.Contains(err.Error(), missing) {
+			t.Errorf("backend %s with a missing library: Available says %v", b, err)
+		}
+		if _, err := New(G.NewGraph(), cfg); err == nil || !strings.Contains(err.Error(), missing) {
+			t.Errorf("backend %s with a missing library: New says %v", b, err)
+		}
+	}
+	cfg := DefaultConfig()
+	cfg.OneDNN = missing
+	net, err := New(G.NewGraph(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k := net.Kernels(); !strings.HasPrefix(k, "im2col") || !strings.Contains(k, "CENTERLOSS_BLAS=openblas leaves oneDNN out") {
-		t.Errorf("kernels %q", k)
+	if k := net.Kernels(); !strings.HasPrefix(k, "im2col") || !strings.Contains(k, "backend auto; oneDNN's primitives unavailable") || !strings.Contains(k, missing) {
+		t.Errorf("auto with a missing library: kernels %q", k)
+	}
+	cfg.Precision = BF16
+	if _, err := New(G.NewGraph(), cfg); err == nil || !strings.Contains(err.Error(), missing) {
+		t.Errorf("bf16 with a missing library: %v", err)
+	}
+	cfg.Backend = OpenBLAS
+	if err := cfg.Available(); err == nil || !strings.Contains(err.Error(), "bf16 precision needs") {
+		t.Errorf("bf16 on openblas: %v", err)
+	}
+}
+
+// TestParseBackend reads every name, the other names of gonum, and
+// refuses others with the list of names.
+func TestParseBackend(t *testing.T) {
+	for in, want := range map[string]Backend{"": Auto, "auto": Auto, " OneDNN ": OneDNN, "onednn-sgemm": OneDNNSgemm,
+		"openblas": OpenBLAS, "gonum": Gonum, "purego": Gonum, "off": Gonum} {
+		if b, err := ParseBackend(in); b != want || err != nil {
+			t.Errorf("ParseBackend(%q) = %q, %v; want %q", in, b, err, want)
+		}
+	}
+	if _, err := ParseBackend("mkl"); err == nil || !strings.Contains(err.Error(), "auto, onednn, onednn-sgemm, openblas, gonum") {
+		t.Errorf("ParseBackend(mkl): %v", err)
 	}
 	cfg := DefaultConfig()
-	cfg.Precision = BF16
-	if _, err := New(G.NewGraph(), cfg); err == nil || !strings.Contains(err.Error(), "leaves oneDNN out") {
-		t.Errorf("bf16 without oneDNN: %v", err)
+	cfg.Backend = "mkl"
+	if _, err := New(G.NewGraph(), cfg); err == nil || !strings.Contains(err.Error(), `backend "mkl"`) {
+		t.Errorf("New with backend mkl: %v", err)
 	}
 }
 

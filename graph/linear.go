@@ -6,13 +6,21 @@ import (
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/centerloss-go/centerloss/internal/blas"
 )
 
 // Linear is a fully connected layer, y = x·wᵀ + b, with w stored (out, in)
 // as in PyTorch's nn.Linear. x is (N, ...) and is read as (N, in), like
 // Caffe's InnerProduct, so a pooled (N,C,H,W) map needs no reshape node.
 // b may be nil for a layer without bias.
-func Linear(x, w, b *G.Node) (*G.Node, error) {
+func Linear(x, w, b *G.Node) (*G.Node, error) { return linear{}.apply(x, w, b) }
+
+// linear is a fully connected layer whose products run in blas (nil:
+// blas.Default).
+type linear struct{ blas *blas.Implementation }
+
+func (l linear) apply(x, w, b *G.Node) (*G.Node, error) {
 	if w.Dims() != 2 {
 		return nil, fmt.Errorf("Linear: weight must be (out, in), got shape %v", w.Shape())
 	}
@@ -22,7 +30,7 @@ func Linear(x, w, b *G.Node) (*G.Node, error) {
 	t := hm.TypeVariable('t')
 	xt := tensorType(x.Dims(), t)
 	op := &kernel{name: fmt.Sprintf("Linear{xDims=%d,bias=%t}", x.Dims(), b != nil), arity: 2,
-		typ: hm.NewFnType(xt, tensorType(2, t), tensorType(2, t)), shape: linearShape, do: linearDo, diff: linearDiff}
+		typ: hm.NewFnType(xt, tensorType(2, t), tensorType(2, t)), shape: linearShape, do: l.do, diff: l.diff}
 	in := G.Nodes{x, w}
 	if b != nil {
 		op.arity, op.typ = 3, hm.NewFnType(xt, tensorType(2, t), tensorType(1, t), tensorType(2, t))
@@ -62,7 +70,7 @@ func linearArgs(op fmt.Stringer, xv, wv G.Value) (x, w *tensor.Dense, n, in, out
 	return x, w, xs[0], ws[1], ws[0], nil
 }
 
-func linearDo(op *kernel, in []G.Value) (G.Value, error) {
+func (l linear) do(op *kernel, in []G.Value) (G.Value, error) {
 	x, w, n, k, m, err := linearArgs(op, in[0], in[1])
 	if err != nil {
 		return nil, err
@@ -78,9 +86,9 @@ func linearDo(op *kernel, in []G.Value) (G.Value, error) {
 	}
 	y := op.out.get(x.Dtype(), n, m)
 	if x.Dtype() == tensor.Float32 {
-		linearForward(n, k, m, data[float32](x), data[float32](w), biasData[float32](b), data[float32](y))
+		linearForward(l.blas, n, k, m, data[float32](x), data[float32](w), biasData[float32](b), data[float32](y))
 	} else {
-		linearForward(n, k, m, data[float64](x), data[float64](w), biasData[float64](b), data[float64](y))
+		linearForward(l.blas, n, k, m, data[float64](x), data[float64](w), biasData[float64](b), data[float64](y))
 	}
 	return y, nil
 }
@@ -92,7 +100,7 @@ func biasData[T Float](b *tensor.Dense) []T {
 	return data[T](b)
 }
 
-func linearForward[T Float](n, k, m int, x, w, b, y []T) {
+func linearForward[T Float](bl *blas.Implementation, n, k, m int, x, w, b, y []T) {
 	if b == nil {
 		clear(y)
 	} else {
@@ -100,12 +108,12 @@ func linearForward[T Float](n, k, m int, x, w, b, y []T) {
 			copy(y[i*m:(i+1)*m], b)
 		}
 	}
-	gemm(false, true, n, m, k, x, k, w, k, 1, y, m)
+	gemm(bl, false, true, n, m, k, x, k, w, k, 1, y, m)
 }
 
-// linearDiff builds, from (x, w, dy), dL/dx = dy·w, dL/dw = dyᵀ·x and, with
+// diff builds, from (x, w, dy), dL/dx = dy·w, dL/dw = dyᵀ·x and, with
 // a bias, dL/db = the column sums of dy.
-func linearDiff(op *kernel, in G.Nodes, grad *G.Node) (G.Nodes, error) {
+func (l linear) diff(op *kernel, in G.Nodes, grad *G.Node) (G.Nodes, error) {
 	xDims := in[0].Dims()
 	t := hm.TypeVariable('t')
 	x, w := tensorType(xDims, t), tensorType(2, t)
@@ -121,7 +129,7 @@ func linearDiff(op *kernel, in G.Nodes, grad *G.Node) (G.Nodes, error) {
 				}
 				return in[wrt].Clone(), nil
 			},
-			do: func(op *kernel, in []G.Value) (G.Value, error) { return linearGradDo(op, wrt, in) },
+			do: func(op *kernel, in []G.Value) (G.Value, error) { return l.gradDo(op, wrt, in) },
 		}, in[0], in[1], grad)
 		if err != nil {
 			return nil, err
@@ -131,7 +139,7 @@ func linearDiff(op *kernel, in G.Nodes, grad *G.Node) (G.Nodes, error) {
 	return out, nil
 }
 
-func linearGradDo(op *kernel, wrt int, in []G.Value) (G.Value, error) {
+func (l linear) gradDo(op *kernel, wrt int, in []G.Value) (G.Value, error) {
 	x, w, n, k, m, err := linearArgs(op, in[0], in[1])
 	if err != nil {
 		return nil, err
@@ -154,19 +162,19 @@ func linearGradDo(op *kernel, wrt int, in []G.Value) (G.Value, error) {
 	}
 	g := op.out.get(x.Dtype(), shape...)
 	if x.Dtype() == tensor.Float32 {
-		linearBackward(wrt, n, k, m, data[float32](x), data[float32](w), data[float32](dy), data[float32](g))
+		linearBackward(l.blas, wrt, n, k, m, data[float32](x), data[float32](w), data[float32](dy), data[float32](g))
 	} else {
-		linearBackward(wrt, n, k, m, data[float64](x), data[float64](w), data[float64](dy), data[float64](g))
+		linearBackward(l.blas, wrt, n, k, m, data[float64](x), data[float64](w), data[float64](dy), data[float64](g))
 	}
 	return g, nil
 }
 
-func linearBackward[T Float](wrt, n, k, m int, x, w, dy, g []T) {
+func linearBackward[T Float](bl *blas.Implementation, wrt, n, k, m int, x, w, dy, g []T) {
 	switch wrt {
 	case 0:
-		gemm(false, false, n, k, m, dy, m, w, k, 0, g, k)
+		gemm(bl, false, false, n, k, m, dy, m, w, k, 0, g, k)
 	case 1:
-		gemm(true, false, m, k, n, dy, m, x, k, 0, g, k)
+		gemm(bl, true, false, m, k, n, dy, m, x, k, 0, g, k)
 	default:
 		clear(g)
 		for i := 0; i < n; i++ {

@@ -39,7 +39,7 @@ func mnistBatch(t *testing.T, n int) (*tensor.Dense, []int) {
 // sum of the features (so that the features' gradient has a part of its
 // own besides the classifier's) and a machine that computes every
 // parameter's gradient. It returns a nil net when cfg cannot be built here
-// for want of oneDNN or of bfloat16 units.
+// for want of a library or of bfloat16 units.
 func build(tb testing.TB, cfg graph.Config, images *tensor.Dense, labels []int) (*graph.Net, *G.Node, G.VM) {
 	tb.Helper()
 	net := newNet(tb, cfg)
@@ -65,22 +65,39 @@ func build(tb testing.TB, cfg graph.Config, images *tensor.Dense, labels []int) 
 }
 
 // newNet builds cfg's network in a graph of its own; nil when cfg cannot
-// be built here for want of oneDNN or of bfloat16 units.
+// be built here for want of a library or of bfloat16 units.
 func newNet(tb testing.TB, cfg graph.Config) *graph.Net {
 	tb.Helper()
 	net, err := graph.New(G.NewGraph(), cfg)
 	if err != nil {
-		if cfg.Precision == graph.BF16 {
-			tb.Logf("no bfloat16 network here: %v", err)
+		if cfg.Available() != nil {
+			tb.Logf("not available here: %v", err)
 			return nil
 		}
 		tb.Fatal(err)
 	}
-	if !cfg.Im2col && !cfg.Stock && !strings.HasPrefix(net.Kernels(), "oneDNN ") {
+	if onOneDNN(cfg) && !strings.HasPrefix(net.Kernels(), "oneDNN ") {
 		tb.Logf("oneDNN's primitives are not used here: %s", net.Kernels())
 		return nil
 	}
 	return net
+}
+
+// onOneDNN reports whether cfg asks for oneDNN's primitives.
+func onOneDNN(cfg graph.Config) bool {
+	return !cfg.Stock && (cfg.Backend == "" || cfg.Backend == graph.Auto || cfg.Backend == graph.OneDNN)
+}
+
+// im2col returns the fastest backend of the im2col kernels here.
+func im2col() graph.Backend {
+	for _, b := range []graph.Backend{graph.OneDNNSgemm, graph.OpenBLAS} {
+		cfg := graph.DefaultConfig()
+		cfg.Backend = b
+		if cfg.Available() == nil {
+			return b
+		}
+	}
+	return graph.Gonum
 }
 
 // step runs one pass of build's network over the batch; nil when it
@@ -117,12 +134,12 @@ func step(t *testing.T, cfg graph.Config, images *tensor.Dense, labels []int) *s
 func BenchmarkPass(b *testing.B) {
 	for _, k := range []struct {
 		name      string
-		im2col    bool
+		backend   graph.Backend
 		precision graph.Precision
-	}{{"oneDNN-f32", false, graph.F32}, {"oneDNN-bf16", false, graph.BF16}, {"im2col", true, graph.F32}} {
+	}{{"oneDNN-f32", graph.OneDNN, graph.F32}, {"oneDNN-bf16", graph.OneDNN, graph.BF16}, {"im2col", im2col(), graph.F32}} {
 		b.Run(k.name, func(b *testing.B) {
 			cfg := graph.DefaultConfig()
-			cfg.Im2col, cfg.Precision = k.im2col, k.precision
+			cfg.Backend, cfg.Precision = k.backend, k.precision
 			benchPass(b, cfg)
 		})
 	}
@@ -184,7 +201,7 @@ func TestOneDNNMatchesIm2col(t *testing.T) {
 	if d == nil {
 		t.Skip("oneDNN's primitives are not available")
 	}
-	cfg.Im2col = true
+	cfg.Backend = im2col()
 	i := step(t, cfg, images, labels)
 	t.Logf("oneDNN: %s", d.net.Kernels())
 	compareSteps(t, d, i, 2e-4, 2e-4)

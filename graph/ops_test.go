@@ -209,7 +209,7 @@ func TestOpErrors(t *testing.T) {
 	if _, err := preluDo(&kernel{name: "PReLU"}, []G.Value{x, randTensor(rng, tensor.Float64, 2)}); err == nil {
 		t.Error("prelu with 2 slopes for 3 channels: no error")
 	}
-	if _, err := linearDo(&kernel{name: "Linear"}, []G.Value{x, randTensor(rng, tensor.Float64, 2, 5)}); err == nil {
+	if _, err := (linear{}).do(&kernel{name: "Linear"}, []G.Value{x, randTensor(rng, tensor.Float64, 2, 5)}); err == nil {
 		t.Error("linear with wrong input size: no error")
 	}
 	labels := tensor.New(tensor.WithBacking([]int{0, 3}))

@@ -2,6 +2,7 @@ package train
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"testing"
 
@@ -32,14 +33,21 @@ func BenchmarkAllocsByBatch(b *testing.B) {
 	}
 }
 
+// benchTrainStep times training steps; CENTERLOSS_BLAS names the backend
+// and CENTERLOSS_ONEDNN the oneDNN library, as for the commands.
 func benchTrainStep(b *testing.B, batch int, p graph.Precision) {
 	h := DefaultHyper()
-	h.Batch, h.Precision = batch, p
+	h.Batch, h.Precision, h.OneDNN = batch, p, os.Getenv("CENTERLOSS_ONEDNN")
+	var err error
+	if h.Backend, err = graph.ParseBackend(os.Getenv("CENTERLOSS_BLAS")); err != nil {
+		b.Fatal(err)
+	}
 	t, err := NewTrainer(h, tensor.Float32)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer t.Close()
+	b.Logf("Layers: %s; BLAS: %s", t.Net.Kernels(), t.Net.BLAS())
 	ds, err := mnist.Load("", "test", h.Batch)
 	if err != nil {
 		b.Fatal(err)

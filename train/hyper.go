@@ -12,7 +12,7 @@ import (
 )
 
 // Hyper are the hyperparameters of a run. Params describes each of them
-// but Precision.
+// but Precision, Backend and OneDNN, which say how the network computes.
 type Hyper struct {
 	Batch       int     // images per step
 	LR          float64 // initial learning rate
@@ -36,6 +36,11 @@ type Hyper struct {
 	// among Params and not part of a checkpoint: a run may resume in
 	// another one.
 	Precision graph.Precision
+	// Backend computes the convolutional trunk ("" is graph.Auto), with
+	// the oneDNN library OneDNN names ("" for the default ones). Like the
+	// precision, they are not among Params nor part of a checkpoint.
+	Backend graph.Backend
+	OneDNN  string
 }
 
 // Param describes one hyperparameter once: its field of Hyper, its names
@@ -164,7 +169,7 @@ var params = []Param{
 }
 
 // Params returns the description of every hyperparameter but Precision,
-// in the order of Hyper's fields.
+// Backend and OneDNN, in the order of Hyper's fields.
 func Params() []Param { return slices.Clone(params) }
 
 // ParamOf returns the description of Hyper's field, and whether there is one.

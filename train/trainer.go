@@ -65,6 +65,7 @@ func NewTrainer(h Hyper, dt tensor.Dtype) (*Trainer, error) {
 	}
 	cfg := graph.DefaultConfig()
 	cfg.Batch, cfg.Dim, cfg.Dtype, cfg.Seed, cfg.Precision = h.Batch, h.Dim, dt, h.Seed, h.Precision
+	cfg.Backend, cfg.OneDNN = h.Backend, h.OneDNN
 	g := G.NewGraph()
 	net, err := graph.New(g, cfg)
 	if err != nil {

@@ -42,6 +42,7 @@ import (
 
 	"github.com/centerloss-go/centerloss/experiment"
 	"github.com/centerloss-go/centerloss/graph"
+	"github.com/centerloss-go/centerloss/internal/install"
 	"github.com/centerloss-go/centerloss/mnist"
 	"github.com/centerloss-go/centerloss/plots"
 	"github.com/centerloss-go/centerloss/train"
@@ -149,11 +150,23 @@ func mainErr(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	precision, err := graph.ParsePrecision(*precisionFlag)
+	cfg := graph.DefaultConfig()
+	cfg.Precision, cfg.OneDNN = precision, os.Getenv(install.OneDNNVar)
 	if err == nil {
-		err = precision.Available()
+		err = cfg.Available()
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "study: -precision %s: %v\n", *precisionFlag, err)
+		return 2
+	}
+	// The backend comes from the environment only, as the trainer's
+	// default does.
+	backend, src, err := install.Backend(string(graph.Auto), false, os.Getenv(install.BLASVar))
+	if cfg.Backend = backend; err == nil {
+		err = cfg.Available()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "study: %s: %v\n", src, err)
 		return 2
 	}
 	if *only != "" && *only != "lambda" && *only != "alpha" && *only != "dim" {
@@ -186,6 +199,7 @@ func mainErr(args []string, stdout, stderr io.Writer) int {
 		o := experiment.Options{Hyper: train.DefaultHyper(), Epochs: *epochs, Out: dir, DataDir: *dataDir,
 			TrainLimit: *trainLimit, TestLimit: *testLimit, Log: stdout, Overwrite: true}
 		o.Lambda, o.Alpha, o.Dim, o.Seed, o.Precision, o.Dataset = r.lambda, r.alpha, r.dim, r.seed, precision, *dataset
+		o.Backend, o.OneDNN = cfg.Backend, cfg.OneDNN
 		// The study's schedule, fixed so that its results stay reproducible
 		// when the trainer's defaults change; the last epoch at a tenth of
 		// the rate.

@@ -21,6 +21,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -29,6 +30,7 @@ import (
 
 	"github.com/centerloss-go/centerloss/experiment"
 	"github.com/centerloss-go/centerloss/graph"
+	"github.com/centerloss-go/centerloss/internal/install"
 	"github.com/centerloss-go/centerloss/mnist"
 	"github.com/centerloss-go/centerloss/train"
 )
@@ -74,6 +76,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.Overwrite, "overwrite", false, "replace the run that -out already holds (without it, such a folder is refused)")
 	evalPath := fs.String("eval", "", "evaluate this checkpoint on the test set and plot its features, without training")
 	precision := fs.String("precision", string(graph.F32), "arithmetic of the convolutions: f32, or bf16 on CPUs with bfloat16 units (AVX512_BF16 or AMX)")
+	backend := fs.String("backend", string(graph.Auto), "what computes the convolutions: auto (the fastest available), onednn, onednn-sgemm, openblas or gonum (default from $"+install.BLASVar+"; $"+install.OneDNNVar+" names the oneDNN library)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: train [flags]\n\nTrains LeNet++ on MNIST or Fashion-MNIST with softmax + center loss.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -109,10 +112,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "train: -precision: %v\n", err)
 		return 2
 	}
-	if err := o.Precision.Available(); err != nil {
-		// Never fall back to float32 silently.
-		fmt.Fprintf(stderr, "train: -precision %s: %v\n", o.Precision, err)
-		return 2
+	if code := chooseBackend(fs, &o, *backend, stderr); code != 0 {
+		return code
 	}
 	if o.Resume != "" || *evalPath != "" {
 		// A checkpoint brings its own hyperparameters; silently ignoring
@@ -148,7 +149,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	o.Log = stdout
 	o.Ready = func(log io.Writer, t *train.Trainer) {
-		if t.Precision == graph.F32 {
+		onOneDNN := strings.HasPrefix(t.Net.Kernels(), "oneDNN ")
+		if !onOneDNN && (t.Backend == graph.Auto || t.Backend == "") {
+			fmt.Fprintln(log, installAdvice())
+		}
+		if t.Precision == graph.F32 && onOneDNN {
 			if hint := bf16Hint(t.Batch); hint != "" {
 				fmt.Fprintln(log, hint)
 			}
@@ -167,7 +172,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			// epoch would not fit, and keeps the precision it was given.
 			resume := []string{"-resume", ie.Checkpoint, "-epochs", strconv.Itoa(o.Epochs), "-out", o.Out}
 			fs.Visit(func(f *flag.Flag) {
-				if f.Name == "data" || f.Name == "train-limit" || f.Name == "test-limit" || f.Name == "precision" {
+				if f.Name == "data" || f.Name == "train-limit" || f.Name == "test-limit" || f.Name == "precision" || f.Name == "backend" {
 					resume = append(resume, "-"+f.Name, f.Value.String())
 				}
 			})
@@ -180,6 +185,43 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return failStatus(err)
 	}
 	return 0
+}
+
+// chooseBackend reads the backend (-backend, else $CENTERLOSS_BLAS) and the
+// oneDNN library ($CENTERLOSS_ONEDNN) into o and checks that they and the
+// precision can run here; else it says why and what to install, and
+// returns status 2. A backend asked for never falls back to another.
+func chooseBackend(fs *flag.FlagSet, o *experiment.Options, flagValue string, stderr io.Writer) int {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "backend" })
+	b, src, err := install.Backend(flagValue, given, os.Getenv(install.BLASVar))
+	if err != nil {
+		fmt.Fprintf(stderr, "train: %v\n", err)
+		return 2
+	}
+	o.Backend, o.OneDNN = b, os.Getenv(install.OneDNNVar)
+	if o.OneDNN != "" {
+		src += fmt.Sprintf(" with %s=%s", install.OneDNNVar, o.OneDNN)
+	}
+	cfg := graph.DefaultConfig()
+	cfg.Precision, cfg.OneDNN = o.Precision, o.OneDNN
+	if err := cfg.Available(); err != nil {
+		// Never fall back to float32 silently.
+		fmt.Fprintf(stderr, "train: -precision %s: %v\n%s\n", o.Precision, err, installAdvice())
+		return 2
+	}
+	cfg.Backend = b
+	if err := cfg.Available(); err != nil {
+		fmt.Fprintf(stderr, "train: %s: %v\n%s\n", src, err, installAdvice())
+		return 2
+	}
+	return 0
+}
+
+// installAdvice says what to install for the fast path on this system.
+func installAdvice() string {
+	osRelease, _ := os.ReadFile("/etc/os-release") // absent on macOS and others: Advice needs none there
+	return install.Advice(string(osRelease), runtime.GOOS, runtime.GOARCH)
 }
 
 // bf16Hint times a training pass at the given batch size in float32 and in

@@ -4,18 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"runtime"
 	"strings"
 	"sync"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
-)
 
-// EnvVar is the environment variable read by [Default]; see the package
-// documentation for its values.
-const EnvVar = "CENTERLOSS_BLAS"
+	"github.com/centerloss-go/centerloss/internal/onednn"
+)
 
 // Implementation is a BLAS. It embeds gonum's pure-Go implementation, so it
 // satisfies gonum's blas.Float32, blas.Float64, blas.Complex64 and
@@ -66,7 +63,7 @@ func (i *Implementation) IsOpenBLAS() bool { return i != nil && i.lib != nil }
 func (i *Implementation) IsNative() bool { return i != nil && (i.lib != nil || i.fast != nil) }
 
 // Load opens OpenBLAS under its usual names (libopenblas.so.0,
-// libopenblas.so, ...). It ignores CENTERLOSS_BLAS, never panics, and
+// libopenblas.so, ...). It never panics, and
 // returns an error naming every attempt when no library could be used.
 func Load() (*Implementation, error) {
 	return loadFirst(libraryNames())
@@ -93,7 +90,7 @@ func loadFirst(names []string) (*Implementation, error) {
 
 // openFirst tries open on each name in turn and returns the first library
 // that opens, or every failure joined; a panic while loading is an error.
-func openFirst[L any](what string, names []string, open func(string) (*L, error)) (lib *L, err error) {
+func openFirst[N, L any](what string, names []N, open func(N) (*L, error)) (lib *L, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			lib, err = nil, fmt.Errorf("blas: loading %s: %v", what, r)
@@ -110,109 +107,81 @@ func openFirst[L any](what string, names []string, open func(string) (*L, error)
 	return nil, errors.Join(errs...)
 }
 
-// LoadOneDNN opens oneDNN (libdnnl.so.3 or libdnnl.so.2) and returns the
-// pure-Go implementation with its Sgemm replaced by oneDNN's; pair it with
-// OpenBLAS with [Implementation.WithOneDNN] instead. It never panics, and
-// returns an error naming every attempt when oneDNN cannot be used.
+// LoadOneDNN returns the pure-Go implementation with its Sgemm replaced by
+// that of the oneDNN package onednn has opened (or opens by default), one
+// thread per product; pair it with OpenBLAS with [Implementation.WithOneDNN]
+// instead. It never panics, and returns an error naming every attempt when
+// oneDNN cannot be used.
 func LoadOneDNN() (*Implementation, error) {
-	f, err := loadFast()
+	lib, err := onednn.Load()
 	if err != nil {
 		return nil, err
 	}
-	return &Implementation{fast: f}, nil
+	return Gonum().WithOneDNN(lib, true)
 }
 
-// loadFast opens oneDNN and runs its self-test once per process; the
-// result is shared, as the library stays loaded anyway.
-var loadFast = sync.OnceValues(func() (*fastSgemm, error) {
-	names := fastNames()
-	if len(names) == 0 {
-		return nil, fmt.Errorf("blas: oneDNN is only used on linux/amd64, not %s/%s", runtime.GOOS, runtime.GOARCH)
-	}
-	return openFirst("oneDNN", names, openFast)
-})
+// fasts keeps the checked products of each oneDNN library, as the library
+// stays loaded anyway.
+var fasts struct {
+	sync.Mutex
+	m map[fastKey]result[fastSgemm]
+}
 
-// WithOneDNN returns a copy of i whose Sgemm runs in oneDNN, or i itself
-// and the reason when oneDNN cannot be loaded.
-func (i *Implementation) WithOneDNN() (*Implementation, error) {
-	f, err := loadFast()
-	if err != nil {
-		return i, err
+type fastKey struct {
+	lib       *onednn.Library
+	oneThread bool
+}
+
+type result[T any] struct {
+	v   *T
+	err error
+}
+
+// WithOneDNN returns a copy of i whose Sgemm runs in lib's dnnl_sgemm, or
+// an error when that product cannot be used. With oneThread each product
+// runs on one thread, for callers that run one goroutine per core; else
+// on as many as lib's primitives use (lib.Threads), for a caller that runs
+// one product at a time.
+func (i *Implementation) WithOneDNN(lib *onednn.Library, oneThread bool) (*Implementation, error) {
+	if lib == nil {
+		return nil, errors.New("blas: no oneDNN library")
 	}
-	c := &Implementation{fast: f}
+	k := fastKey{lib, oneThread}
+	fasts.Lock()
+	r, ok := fasts.m[k]
+	if !ok {
+		r.v, r.err = openFirst("oneDNN", []fastKey{k}, func(k fastKey) (*fastSgemm, error) { return openFast(k.lib, k.oneThread) })
+		if fasts.m == nil {
+			fasts.m = map[fastKey]result[fastSgemm]{}
+		}
+		fasts.m[k] = r
+	}
+	fasts.Unlock()
+	if r.err != nil {
+		return nil, r.err
+	}
+	c := &Implementation{fast: r.v}
 	if i != nil {
 		c.lib = i.lib
 	}
 	return c, nil
 }
 
-var (
-	defaultOnce sync.Once
-	defaultImpl *Implementation
-	defaultErr  error // why OpenBLAS is not used by Default, if it is not
-)
+// OpenBLAS returns OpenBLAS, loaded under its usual names once per
+// process ([Load] opens it again on every call).
+var OpenBLAS = sync.OnceValues(Load)
 
-// Default returns the process-wide implementation: oneDNN for Sgemm and
-// OpenBLAS for the rest, each if it loads, gonum's pure-Go BLAS otherwise,
-// as CENTERLOSS_BLAS may direct. It is chosen on the first call and never
-// changes afterwards.
-func Default() *Implementation {
-	defaultOnce.Do(func() {
-		defaultImpl, defaultErr = chooseDefault(os.Getenv(EnvVar))
-	})
-	return defaultImpl
-}
+var defaultImpl = sync.OnceValue(func() *Implementation {
+	if impl, err := OpenBLAS(); err == nil {
+		return impl
+	}
+	return Gonum()
+})
 
-func chooseDefault(env string) (*Implementation, error) {
-	env = strings.TrimSpace(env)
-	var names []string
-	oneDNN := true
-	switch strings.ToLower(env) {
-	case "", "auto":
-		names = libraryNames()
-	case "openblas":
-		names, oneDNN = libraryNames(), false
-	case "gonum", "go", "purego", "pure-go", "none", "off":
-		return Gonum(), fmt.Errorf("%s=%s", EnvVar, env)
-	default:
-		names = append([]string{env}, libraryNames()...)
-	}
-	impl, err := loadFirst(names)
-	if err != nil {
-		impl = Gonum()
-	}
-	if oneDNN {
-		// Without oneDNN, Sgemm stays in OpenBLAS: not an error.
-		impl, _ = impl.WithOneDNN()
-	}
-	return impl, err
-}
-
-// OneDNNExcluded returns why CENTERLOSS_BLAS keeps oneDNN out of the
-// process (it names a BLAS without oneDNN), or nil. Package graph then
-// does not run its primitives either.
-func OneDNNExcluded() error {
-	env := strings.TrimSpace(os.Getenv(EnvVar))
-	switch strings.ToLower(env) {
-	case "openblas", "gonum", "go", "purego", "pure-go", "none", "off":
-		return fmt.Errorf("%s=%s leaves oneDNN out", EnvVar, env)
-	}
-	return nil
-}
-
-// Hint returns one line for the user when [Default] runs its products in
-// pure Go, saying why and how to get OpenBLAS, and "" otherwise.
-func Hint() string {
-	if Default().IsNative() {
-		return ""
-	}
-	err := defaultErr
-	if err != nil && strings.HasPrefix(err.Error(), EnvVar+"=") {
-		return fmt.Sprintf("%v: training uses the pure-Go BLAS (unset %s to use OpenBLAS if installed).", err, EnvVar)
-	}
-	install := "install OpenBLAS and oneDNN (Debian/Ubuntu: apt-get install libopenblas0 libdnnl2; Fedora: dnf install openblas onednn; macOS: brew install openblas)"
-	return fmt.Sprintf("Neither OpenBLAS nor oneDNN found; training uses the pure-Go BLAS, many times slower (README, Speed). For the fast path, %s.", install)
-}
+// Default returns the implementation of the package-level [Sgemm] and
+// [Dgemm]: OpenBLAS where it loads, gonum's pure-Go BLAS otherwise. It is
+// chosen on the first call and never changes afterwards.
+func Default() *Implementation { return defaultImpl() }
 
 // threadCount holds the thread count applied to every library loaded.
 type threadCount struct {

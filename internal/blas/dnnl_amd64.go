@@ -4,7 +4,6 @@ package blas
 
 import (
 	"fmt"
-	"os"
 	"runtime"
 	"sync"
 	"unsafe"
@@ -20,14 +19,18 @@ import (
 type fastSgemm struct {
 	path    string
 	version string
-	threads int // OpenMP threads of one product
+	threads int // threads of one product
 	fn      uintptr
+	// oneThread is OpenMP's omp_set_num_threads, called with 1 on the
+	// calling thread before each product; 0 for other runtimes.
+	oneThread uintptr
 }
 
 // sgemmCall is the argument block of one dnnl_sgemm call; dnnl_amd64.s
 // reads its fields by name.
 type sgemmCall struct {
 	fn          uintptr
+	oneThread   uintptr
 	ta, tb      uintptr // 'N' or 'T'
 	m, n, k     int64
 	a           uintptr
@@ -48,60 +51,34 @@ func runtime_cgocall(fn uintptr, arg unsafe.Pointer) int32
 
 var callPool = sync.Pool{New: func() any { return new(sgemmCall) }}
 
-// fastNames lists oneDNN's sonames: 2.x first, the version whose
-// primitives internal/onednn runs, which shares the library loaded there.
-func fastNames() []string { return []string{"libdnnl.so.2", "libdnnl.so.3"} }
-
-// openFast opens oneDNN at path and checks that its product computes
-// correctly. libdnnl.so.2 is the library internal/onednn loads for its
-// primitives, with OpenMP on every core: its product then spreads over the
-// cores too. libdnnl.so.3 serves the product alone and is loaded with one
-// OpenMP thread, as the im2col kernels call it from one goroutine per core.
-func openFast(path string) (*fastSgemm, error) {
-	if path == "libdnnl.so.2" {
-		l, err := onednn.Load()
-		if err != nil {
-			return nil, err
+// openFast takes dnnl_sgemm from the oneDNN that package onednn opened
+// (its signature is the same in 2.x and 3.x) and checks that it computes
+// correctly.
+//
+// With oneThread, each product runs on one thread: the im2col kernels call
+// it from one goroutine per core. oneDNN has no call that sizes its
+// threads (neither 2.x nor 3.x: dnnl_threadpool_interop_set_max_concurrency
+// serves only the threadpool runtime); on OpenMP a parallel region takes
+// omp_get_max_threads threads, a setting of the calling thread, which
+// omp_set_num_threads changes. The trampoline sets it to one on the thread
+// that makes the call, in the same foreign call, as goroutines move between
+// threads. Without oneThread, products take the library's threads, as
+// suits a caller that runs one at a time (the linear layers beside oneDNN's
+// primitives, which measured faster so than on one thread).
+func openFast(lib *onednn.Library, oneThread bool) (*fastSgemm, error) {
+	f := &fastSgemm{path: lib.Path, version: lib.Version, threads: lib.Threads}
+	var err error
+	if f.fn, err = purego.Dlsym(lib.Handle(), "dnnl_sgemm"); err != nil {
+		return nil, fmt.Errorf("%s: %w", lib.Path, err)
+	}
+	if oneThread && lib.Runtime == "OpenMP" {
+		if f.oneThread, err = purego.Dlsym(lib.Handle(), "omp_set_num_threads"); err != nil {
+			return nil, fmt.Errorf("%s: %w", lib.Path, err)
 		}
-		f := &fastSgemm{path: path, version: l.Version, threads: l.Threads}
-		if f.fn, err = purego.Dlsym(l.Handle(), "dnnl_sgemm"); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		if err := f.selfTest(); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		return f, nil
-	}
-	// OpenMP sizes its thread team from OMP_NUM_THREADS, which libgomp reads
-	// once, when it is loaded with oneDNN.
-	old, had := os.LookupEnv("OMP_NUM_THREADS")
-	os.Setenv("OMP_NUM_THREADS", "1")
-	h, err := purego.Dlopen(path, purego.RTLD_NOW|purego.RTLD_LOCAL)
-	if had {
-		os.Setenv("OMP_NUM_THREADS", old)
-	} else {
-		os.Unsetenv("OMP_NUM_THREADS")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	f := &fastSgemm{path: path, threads: 1}
-	if f.fn, err = purego.Dlsym(h, "dnnl_sgemm"); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	version, err := purego.Dlsym(h, "dnnl_version")
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	v := onednn.ReadVersion(version)
-	f.version = v.String()
-	if v.CPURuntime == onednn.RuntimeOpenMP {
-		if n := onednn.OpenMPThreads(); n != 1 {
-			return nil, fmt.Errorf("%s: OpenMP would run %d threads in each product (libgomp was loaded before oneDNN)", path, n)
-		}
+		f.threads = 1
 	}
 	if err := f.selfTest(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", lib.Path, err)
 	}
 	return f, nil
 }
@@ -115,7 +92,7 @@ func (f *fastSgemm) name() string {
 func (f *fastSgemm) sgemm(aT, bT bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	s := callPool.Get().(*sgemmCall)
 	*s = sgemmCall{
-		fn: f.fn, ta: uintptr(flag(aT)), tb: uintptr(flag(bT)),
+		fn: f.fn, oneThread: f.oneThread, ta: uintptr(flag(aT)), tb: uintptr(flag(bT)),
 		m: int64(m), n: int64(n), k: int64(k),
 		a: uintptr(unsafe.Pointer(&a[0])), lda: int64(lda),
 		b: uintptr(unsafe.Pointer(&b[0])), ldb: int64(ldb),

@@ -15,7 +15,16 @@ DATA ·dnnlSgemmABI0(SB)/8, $dnnlSgemm<>(SB)
 // the frame pointer the assembler adds, SP stays 16-byte aligned at the call.
 TEXT dnnlSgemm<>(SB), NOSPLIT, $64
 	MOVQ DI, 56(SP)
-	MOVQ DI, R11
+
+	// omp_set_num_threads(1) on this thread first, when OpenMP runs oneDNN.
+	MOVQ sgemmCall_oneThread(DI), R10
+	TESTQ R10, R10
+	JZ   args
+	MOVQ $1, DI
+	CALL R10
+
+args:
+	MOVQ 56(SP), R11
 
 	// Arguments 7 to 11 go on the stack: lda, B, ldb, C, ldc.
 	MOVQ sgemmCall_lda(R11), AX

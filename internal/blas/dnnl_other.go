@@ -2,14 +2,16 @@
 
 package blas
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/centerloss-go/centerloss/internal/onednn"
+)
 
 // fastSgemm is never opened on this platform; see dnnl_amd64.go.
 type fastSgemm struct{}
 
-func fastNames() []string { return nil }
-
-func openFast(string) (*fastSgemm, error) {
+func openFast(*onednn.Library, bool) (*fastSgemm, error) {
 	return nil, errors.New("oneDNN is only used on linux/amd64")
 }
 

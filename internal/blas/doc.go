@@ -25,8 +25,7 @@
 //   - a plain `go build`, `go test` or `go run` uses OpenBLAS with no flags,
 //     no build tag and no C toolchain or headers (CGO_ENABLED=0 works too);
 //   - the same binary still starts and trains on a machine without OpenBLAS,
-//     falling back to gonum.org/v1/gonum/blas/gonum, and [Hint] tells the
-//     user how to get the faster path;
+//     falling back to gonum.org/v1/gonum/blas/gonum;
 //   - nothing is needed at link time, so cross-compiling stays trivial.
 //
 // The routines are reached through OpenBLAS's Fortran entry points
@@ -43,23 +42,18 @@
 // (openblas_set_num_threads(1)): several goroutines then each run a
 // single-threaded product at the same time, instead of OpenBLAS's own threads
 // competing with the trainer's for the same cores. [SetThreads] changes this
-// for programs that call BLAS from one goroutine only. oneDNN 2.x
-// (libdnnl.so.2) is the library whose convolution primitives
-// internal/onednn runs with OpenMP on every core; its sgemm shares that
-// library and its threads. A 3.x library, used for its sgemm alone, is
-// loaded with OMP_NUM_THREADS=1 instead (the variable is restored at once;
-// it only matters while OpenMP starts) and runs one thread per product.
-// Calls from several goroutines at once are safe.
+// for programs that call BLAS from one goroutine only. oneDNN's sgemm comes
+// from the library package onednn opened for its primitives, and runs each
+// product on one thread too (see openFast). Calls from several goroutines
+// at once are safe.
 //
 // # Choosing the implementation
 //
-// [Default] returns the process-wide implementation, chosen once. The
-// environment variable CENTERLOSS_BLAS selects it:
-//
-//	(unset), auto   oneDNN's sgemm and OpenBLAS, each if it loads, else gonum
-//	openblas        OpenBLAS only (no oneDNN), else gonum
-//	gonum           always gonum's pure-Go BLAS
-//	/path/lib.so    as auto, trying this OpenBLAS library first
+// Package graph chooses the implementation of each network from its
+// backend: [Gonum], [OpenBLAS], or either with oneDNN's sgemm
+// ([Implementation.WithOneDNN]). [Default], the implementation of the
+// package-level [Sgemm] and [Dgemm], is OpenBLAS where it loads and gonum
+// otherwise. This package reads no environment variable.
 //
 // OpenBLAS's own environment variables apply as usual; in particular
 // OPENBLAS_CORETYPE, when set, overrides OpenBLAS's choice of kernels for the

@@ -1,15 +1,22 @@
 // Package onednn runs oneDNN's primitives (convolution, max pooling, PReLU
-// and reorders) on Go memory. The library, libdnnl.so.2, is opened at run
-// time with purego: no cgo, no build tag, and a binary that still starts
-// where the library is missing.
+// and reorders) on Go memory. The library is opened at run time with
+// purego: no cgo, no build tag, and a binary that still starts where the
+// library is missing.
 //
 // # Versions
 //
-// The 2.x C API is supported (Debian 12 and Ubuntu 22.04-24.04 ship 2.6 and
-// 2.7 as libdnnl2; PyTorch 1.13 is built on 2.6). oneDNN 3.x replaced the
-// operation descriptors with one primitive-descriptor constructor per kind
-// and changed the soname to libdnnl.so.3, so it is reported as unsupported
-// here; the callers then fall back to their own kernels.
+// Both C APIs are supported, chosen by the library found at run time: 2.x
+// from 2.2 on (libdnnl.so.2: Debian 12 and Ubuntu 22.04; PReLU came in
+// 2.2) and 3.x (libdnnl.so.3, or libdnnl.so.3.6 as Debian 13 names it).
+// 3.0 replaced the operation descriptors (dnnl_*_desc_init, then
+// dnnl_primitive_desc_create) with one dnnl_<kind>_primitive_desc_create
+// per primitive, made memory descriptors opaque handles, gave PReLU and
+// the convolutions and poolings a destination or dilation argument more,
+// and renumbered the permuted and blocked layout tags. One Go description
+// of each primitive (op) serves both: the Engine's constructors and Desc,
+// Tag and the Arg helpers read the same way on either release. A process
+// opens one oneDNN (Open); Options.Library picks it where several are
+// installed, else DefaultLibraries gives the order.
 //
 // # Threads
 //

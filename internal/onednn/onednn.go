@@ -3,6 +3,7 @@
 package onednn
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -14,16 +15,17 @@ import (
 
 // Library is the loaded oneDNN.
 type Library struct {
-	Path    string // the name it was opened by, libdnnl.so.2
+	Path    string // the name it was opened by, e.g. libdnnl.so.2
 	Version string // e.g. "2.6.3"
 	Runtime string // CPU threading runtime: "OpenMP", "TBB", "sequential", ...
 	Threads int    // threads a primitive runs on
 	ISA     string // instruction set its kernels are generated for, e.g. "avx512_core_bf16"
 
-	h    uintptr
-	f    funcs
-	attr uintptr // primitive attributes: user-provided scratchpad
-	isa  uint32
+	h     uintptr
+	major int
+	f     funcs
+	attr  uintptr // primitive attributes: user-provided scratchpad
+	isa   uint32
 }
 
 // HasBF16 reports whether the kernels run bfloat16 arithmetic in hardware
@@ -36,6 +38,7 @@ func (l *Library) Handle() uintptr { return l.h }
 type funcs struct {
 	engineCreate, engineDestroy, streamCreate, streamDestroy uintptr
 	mdInitByTag, mdEqual, mdGetSize                          uintptr
+	mdCreate, mdDestroy                                      uintptr // 3.x: descriptors are handles
 	memCreate, memSetHandle, memDestroy                      uintptr
 	pdCreate, pdQuery, pdQueryMD, pdDestroy                  uintptr
 	primCreate, primExecute, primDestroy                     uintptr
@@ -45,67 +48,97 @@ type funcs struct {
 	poolFwd, poolBwd, preluFwd, preluBwd                     uintptr
 }
 
-// Load opens libdnnl.so.2 once per process and checks that it is a 2.x
-// release; later calls return the same result.
-var Load = sync.OnceValues(func() (*Library, error) {
-	const path = "libdnnl.so.2"
-	h, err := purego.Dlopen(path, purego.RTLD_NOW|purego.RTLD_GLOBAL)
+// Options say which oneDNN to open.
+type Options struct {
+	// Library is the file to open: a soname such as libdnnl.so.2 or a
+	// path such as /opt/onednn/lib/libdnnl.so.3. Empty means the
+	// sonames of DefaultLibraries, in order.
+	Library string
+}
+
+// DefaultLibraries are the sonames Open tries, in order, when Options
+// name none: 2.x first, the release every measurement and test of this
+// project was first made on, then 3.x, as upstream names it
+// (libdnnl.so.3) and as Debian 13 and Ubuntu 25.10 on do (libdnnl.so.3.6).
+// Where both are installed, Options.Library chooses.
+var DefaultLibraries = []string{"libdnnl.so.2", "libdnnl.so.3", "libdnnl.so.3.6"}
+
+// A process uses one oneDNN: two releases loaded side by side would
+// resolve each other's symbols. The first library opened stays; results
+// are kept per name asked for.
+var opened struct {
+	sync.Mutex
+	lib   *Library
+	tries map[string]result
+}
+
+type result struct {
+	lib *Library
+	err error
+}
+
+// Open opens the oneDNN that o names, once per process: a later call for
+// the same library returns the same result, and a call for another one,
+// once a library is loaded, fails and names both.
+func Open(o Options) (*Library, error) {
+	opened.Lock()
+	defer opened.Unlock()
+	if opened.tries == nil {
+		opened.tries = map[string]result{}
+	}
+	names := DefaultLibraries
+	if o.Library != "" {
+		names = []string{o.Library}
+	}
+	if l := opened.lib; l != nil {
+		if o.Library == "" || o.Library == l.Path {
+			return l, nil
+		}
+		return nil, fmt.Errorf("onednn: %s is loaded already; a process uses one oneDNN, so %s cannot be opened beside it", l.Path, o.Library)
+	}
+	var errs []error
+	for _, name := range names {
+		r, ok := opened.tries[name]
+		if !ok {
+			r.lib, r.err = open(name)
+			opened.tries[name] = r
+		}
+		if r.err == nil {
+			opened.lib = r.lib
+			return r.lib, nil
+		}
+		errs = append(errs, r.err)
+	}
+	return nil, errors.Join(errs...)
+}
+
+// Load returns the library this process has opened, or opens the default
+// one (see Open).
+func Load() (*Library, error) { return Open(Options{}) }
+
+// open loads the library at path and checks its release.
+func open(path string) (*Library, error) {
+	h, err := purego.Dlopen(path, purego.RTLD_NOW|purego.RTLD_LOCAL)
 	if err != nil {
 		return nil, fmt.Errorf("onednn: %w", err)
 	}
 	l := &Library{Path: path, h: h}
-	sym := func(name string) uintptr {
-		if err != nil {
-			return 0
-		}
-		var p uintptr
-		p, err = purego.Dlsym(h, name)
-		return p
-	}
-	f := &l.f
-	for _, s := range []struct {
-		p    *uintptr
-		name string
-	}{
-		{&f.engineCreate, "dnnl_engine_create"}, {&f.engineDestroy, "dnnl_engine_destroy"},
-		{&f.streamCreate, "dnnl_stream_create"}, {&f.streamDestroy, "dnnl_stream_destroy"},
-		{&f.mdInitByTag, "dnnl_memory_desc_init_by_tag"}, {&f.mdEqual, "dnnl_memory_desc_equal"},
-		{&f.mdGetSize, "dnnl_memory_desc_get_size"},
-		{&f.memCreate, "dnnl_memory_create"}, {&f.memSetHandle, "dnnl_memory_set_data_handle"},
-		{&f.memDestroy, "dnnl_memory_destroy"},
-		{&f.pdCreate, "dnnl_primitive_desc_create"}, {&f.pdQuery, "dnnl_primitive_desc_query"},
-		{&f.pdQueryMD, "dnnl_primitive_desc_query_md"}, {&f.pdDestroy, "dnnl_primitive_desc_destroy"},
-		{&f.primCreate, "dnnl_primitive_create"}, {&f.primExecute, "dnnl_primitive_execute"},
-		{&f.primDestroy, "dnnl_primitive_destroy"},
-		{&f.reorderPD, "dnnl_reorder_primitive_desc_create"},
-		{&f.attrCreate, "dnnl_primitive_attr_create"},
-		{&f.attrScratchpad, "dnnl_primitive_attr_set_scratchpad_mode"},
-		{&f.convFwd, "dnnl_convolution_forward_desc_init"},
-		{&f.convBwdData, "dnnl_convolution_backward_data_desc_init"},
-		{&f.convBwdWeights, "dnnl_convolution_backward_weights_desc_init"},
-		{&f.poolFwd, "dnnl_pooling_forward_desc_init"}, {&f.poolBwd, "dnnl_pooling_backward_desc_init"},
-		{&f.preluFwd, "dnnl_prelu_forward_desc_init"}, {&f.preluBwd, "dnnl_prelu_backward_desc_init"},
-	} {
-		*s.p = sym(s.name)
-	}
-	version, isa := sym("dnnl_version"), sym("dnnl_get_effective_cpu_isa")
+	version, err := purego.Dlsym(h, "dnnl_version")
 	if err != nil {
 		return nil, fmt.Errorf("onednn: %s: %w", path, err)
 	}
-	// Every primitive gets its scratchpad from Go (see Primitive): oneDNN's
-	// own is a per-thread buffer bound when a primitive is created, which
-	// breaks when it runs on another thread than the one that created it.
-	if err := l.call("dnnl_primitive_attr_create", f.attrCreate, uintptr(unsafe.Pointer(&l.attr))); err != nil {
-		return nil, err
-	}
-	if err := l.call("dnnl_primitive_attr_set_scratchpad_mode", f.attrScratchpad, l.attr, 1 /* user */); err != nil {
-		return nil, err
-	}
 	v := ReadVersion(version)
-	l.Version = v.String()
-	if v.Major != 2 || v.Minor < 2 {
-		// PReLU came in 2.2; 3.x has another API.
-		return nil, fmt.Errorf("onednn: %s is version %s; the 2.x API from 2.2 on is supported", path, l.Version)
+	l.Version, l.major = v.String(), v.Major
+	switch {
+	case v.Major == 2 && v.Minor >= 2: // PReLU came in 2.2
+		err = l.bind2()
+	case v.Major == 3:
+		err = l.bind3()
+	default:
+		return nil, fmt.Errorf("onednn: %s is version %s; 2.x from 2.2 on and 3.x are supported", path, l.Version)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("onednn: %s: %w", path, err)
 	}
 	l.Runtime = runtimes[v.CPURuntime]
 	if l.Runtime == "" {
@@ -117,14 +150,110 @@ var Load = sync.OnceValues(func() (*Library, error) {
 	} else if v.CPURuntime != runtimeSeq {
 		l.Threads = runtime.NumCPU()
 	}
+	isa, err := purego.Dlsym(h, "dnnl_get_effective_cpu_isa")
+	if err != nil {
+		return nil, fmt.Errorf("onednn: %s: %w", path, err)
+	}
 	r, _, _ := purego.SyscallN(isa)
 	l.isa = uint32(r)
 	l.ISA = isaNames[l.isa]
+	if l.major == 3 {
+		l.ISA = isaNames3[l.isa]
+	}
 	if l.ISA == "" {
 		l.ISA = fmt.Sprintf("isa %#x", r)
 	}
 	return l, nil
-})
+}
+
+// symbols looks up each entry point of a list in l's library.
+func (l *Library) symbols(list []symbol) error {
+	for _, s := range list {
+		p, err := purego.Dlsym(l.h, s.name)
+		if err != nil {
+			return err
+		}
+		*s.p = p
+	}
+	return nil
+}
+
+type symbol struct {
+	p    *uintptr
+	name string
+}
+
+// common are the entry points both APIs share.
+func (f *funcs) common() []symbol {
+	return []symbol{
+		{&f.engineCreate, "dnnl_engine_create"}, {&f.engineDestroy, "dnnl_engine_destroy"},
+		{&f.streamCreate, "dnnl_stream_create"}, {&f.streamDestroy, "dnnl_stream_destroy"},
+		{&f.mdEqual, "dnnl_memory_desc_equal"}, {&f.mdGetSize, "dnnl_memory_desc_get_size"},
+		{&f.memCreate, "dnnl_memory_create"}, {&f.memSetHandle, "dnnl_memory_set_data_handle"},
+		{&f.memDestroy, "dnnl_memory_destroy"},
+		{&f.pdQuery, "dnnl_primitive_desc_query"},
+		{&f.pdQueryMD, "dnnl_primitive_desc_query_md"}, {&f.pdDestroy, "dnnl_primitive_desc_destroy"},
+		{&f.primCreate, "dnnl_primitive_create"}, {&f.primExecute, "dnnl_primitive_execute"},
+		{&f.primDestroy, "dnnl_primitive_destroy"},
+		{&f.reorderPD, "dnnl_reorder_primitive_desc_create"},
+		{&f.attrCreate, "dnnl_primitive_attr_create"},
+		{&f.attrScratchpad, "dnnl_primitive_attr_set_scratchpad_mode"},
+	}
+}
+
+// bind2 looks up the 2.x primitive API.
+func (l *Library) bind2() error {
+	f := &l.f
+	err := l.symbols(append(f.common(),
+		symbol{&f.mdInitByTag, "dnnl_memory_desc_init_by_tag"},
+		symbol{&f.pdCreate, "dnnl_primitive_desc_create"},
+		symbol{&f.convFwd, "dnnl_convolution_forward_desc_init"},
+		symbol{&f.convBwdData, "dnnl_convolution_backward_data_desc_init"},
+		symbol{&f.convBwdWeights, "dnnl_convolution_backward_weights_desc_init"},
+		symbol{&f.poolFwd, "dnnl_pooling_forward_desc_init"}, symbol{&f.poolBwd, "dnnl_pooling_backward_desc_init"},
+		symbol{&f.preluFwd, "dnnl_prelu_forward_desc_init"}, symbol{&f.preluBwd, "dnnl_prelu_backward_desc_init"},
+	))
+	if err != nil {
+		return err
+	}
+	return l.scratchpadAttr()
+}
+
+// bind3 looks up the 3.x primitive API: one primitive-descriptor
+// constructor per kind instead of the operation descriptors, and memory
+// descriptors as handles. The signatures are those of the 3.0 to 3.13
+// headers, which agree on every function used here.
+func (l *Library) bind3() error {
+	f := &l.f
+	err := l.symbols(append(f.common(),
+		symbol{&f.mdCreate, "dnnl_memory_desc_create_with_tag"}, symbol{&f.mdDestroy, "dnnl_memory_desc_destroy"},
+		symbol{&f.convFwd, "dnnl_convolution_forward_primitive_desc_create"},
+		symbol{&f.convBwdData, "dnnl_convolution_backward_data_primitive_desc_create"},
+		symbol{&f.convBwdWeights, "dnnl_convolution_backward_weights_primitive_desc_create"},
+		symbol{&f.poolFwd, "dnnl_pooling_forward_primitive_desc_create"},
+		symbol{&f.poolBwd, "dnnl_pooling_backward_primitive_desc_create"},
+		symbol{&f.preluFwd, "dnnl_prelu_forward_primitive_desc_create"},
+		symbol{&f.preluBwd, "dnnl_prelu_backward_primitive_desc_create"},
+	))
+	if err != nil {
+		return err
+	}
+	return l.scratchpadAttr()
+}
+
+// Major is the library's major version, 2 or 3.
+func (l *Library) Major() int { return l.major }
+
+// scratchpadAttr creates the attributes every primitive is created with:
+// each gets its scratchpad from Go (see Primitive), as oneDNN's own is a
+// per-thread buffer bound when a primitive is created, which breaks when it
+// runs on another thread than the one that created it.
+func (l *Library) scratchpadAttr() error {
+	if err := l.call("dnnl_primitive_attr_create", l.f.attrCreate, uintptr(unsafe.Pointer(&l.attr))); err != nil {
+		return err
+	}
+	return l.call("dnnl_primitive_attr_set_scratchpad_mode", l.f.attrScratchpad, l.attr, 1 /* user */)
+}
 
 // CPU threading runtimes of Version.CPURuntime.
 const (
@@ -165,6 +294,14 @@ var isaNames = map[uint32]string{
 	0x0: "all", 0x1: "sse41", 0x3: "avx", 0x7: "avx2", 0x407: "avx2_vnni",
 	0xf: "avx512_mic", 0x1f: "avx512_mic_4ops", 0x27: "avx512_core",
 	0x67: "avx512_core_vnni", 0xe7: "avx512_core_bf16", 0x3e7: "avx512_core_amx",
+}
+
+// isaNames3 are 3.x's dnnl_cpu_isa_t values, renumbered from 2.x's.
+var isaNames3 = map[uint32]string{
+	0x0: "all", 0x1: "sse41", 0x3: "avx", 0x7: "avx2", 0xf: "avx2_vnni", 0x1f: "avx2_vnni_2",
+	0x27: "avx512_core", 0x67: "avx512_core_vnni", 0xe7: "avx512_core_bf16",
+	0x1ef: "avx512_core_fp16", 0xfef: "avx512_core_amx", 0x1fef: "avx512_core_amx_fp16",
+	0x201ff: "avx10_2", 0x22fff: "avx10_2_amx_2",
 }
 
 // OpenMPThreads asks the loaded libgomp how many threads a parallel region
@@ -221,9 +358,11 @@ const (
 // Tag names a memory layout (dnnl_format_tag_t).
 type Tag uint32
 
-// Layouts. The letters name the logical dimensions in order (a = N or O,
-// b = C or I, ...); a capital letter with a number is that dimension in
-// blocks of that size, innermost.
+// Layouts, by their 2.x values (dnnl_format_tag_t); Library.tag gives
+// 3.x's, which renumbered the permuted and blocked ones. The letters name
+// the logical dimensions in order (a = N or O, b = C or I, ...); a capital
+// letter with a number is that dimension in blocks of that size,
+// innermost.
 const (
 	Any      Tag = 1  // let the primitive choose
 	A        Tag = 2  // a vector
@@ -234,10 +373,22 @@ const (
 	nDimsMax     = 12
 )
 
+// tags3 are 3.x's values of the tags whose numbers changed from 2.x (the
+// same in every 3.x header from 3.0 to 3.13).
+var tags3 = map[Tag]uintptr{ACDB: 22, ABcd16b: 78, ABcd8b: 102}
+
+// tag is t's value in this library's release.
+func (l *Library) tag(t Tag) uintptr {
+	if v, ok := tags3[t]; ok && l.major == 3 {
+		return v
+	}
+	return uintptr(t)
+}
+
 // Desc is a memory descriptor: dimensions, element type and layout.
 type Desc struct {
-	own *[mdWords]int64 // set when the descriptor lives in Go memory
-	ptr uintptr         // else it lives in a primitive descriptor, kept alive by ref
+	own *[mdWords]int64 // 2.x: set when the descriptor lives in Go memory
+	ptr uintptr         // else the 3.x handle, or a descriptor inside a primitive descriptor, kept alive by ref
 	ref *Primitive
 }
 
@@ -269,11 +420,21 @@ func (l *Library) NewDesc(shape []int, dt DataType, tag Tag) (*Desc, error) {
 	if len(shape) == 0 || len(shape) > nDimsMax {
 		return nil, fmt.Errorf("onednn: %d dimensions", len(shape))
 	}
-	d := &Desc{own: new([mdWords]int64)}
 	ds := dims(shape)
+	defer runtime.KeepAlive(ds)
+	if l.major == 3 {
+		h := newWord()
+		if err := l.call("dnnl_memory_desc_create_with_tag", l.f.mdCreate, uintptr(unsafe.Pointer(h)), uintptr(len(shape)),
+			uintptr(unsafe.Pointer(ds)), uintptr(dt), l.tag(tag)); err != nil {
+			return nil, err
+		}
+		d := &Desc{ptr: *h}
+		runtime.AddCleanup(d, func(h uintptr) { l.call("dnnl_memory_desc_destroy", l.f.mdDestroy, h) }, *h)
+		return d, nil
+	}
+	d := &Desc{own: new([mdWords]int64)}
 	err := l.call("dnnl_memory_desc_init_by_tag", l.f.mdInitByTag, d.p(), uintptr(len(shape)),
-		uintptr(unsafe.Pointer(ds)), uintptr(dt), uintptr(tag))
-	runtime.KeepAlive(ds)
+		uintptr(unsafe.Pointer(ds)), uintptr(dt), l.tag(tag))
 	return d, err
 }
 
@@ -508,6 +669,51 @@ func (p *Primitive) execute(args []Arg) error {
 	return err
 }
 
+// op is one primitive's description, which serves both APIs: the
+// arguments of its 2.x dnnl_*_desc_init function (after the operation
+// descriptor) and those of its 3.x dnnl_*_primitive_desc_create (between
+// the engine, with the propagation kind when there is one, and the hint
+// and attributes), which differ only where an argument is named here.
+type op struct {
+	what string
+	fn   uintptr   // the 2.x or 3.x function, as the library loaded
+	prop []uintptr // the propagation kind, for forward passes
+	args []uintptr // the descriptors, dimensions and algorithm, in 2.x's order
+	// dilation3, for 3.x, is inserted before args[at]: 3.x takes the
+	// dilations (zero: none) that 2.x's non-dilated functions leave out.
+	at        int
+	dilation3 uintptr
+	keep      []any // the Go objects that args point into
+}
+
+// make creates the primitive o describes, after hint's forward pass.
+func (e *Engine) make(o op, hint *Primitive) (*Primitive, error) {
+	if e.l.major != 3 {
+		return e.describe(o.what, o.fn, hint, o.keep, append(o.prop, o.args...)...)
+	}
+	p := &Primitive{e: e, mems: map[int]*memory{}}
+	args := []uintptr{uintptr(unsafe.Pointer(&p.pd)), e.eng}
+	args = append(args, o.prop...)
+	if o.dilation3 != 0 {
+		args = append(args, o.args[:o.at]...)
+		args = append(args, o.dilation3)
+		args = append(args, o.args[o.at:]...)
+	} else {
+		args = append(args, o.args...)
+	}
+	if hint != nil {
+		args = append(args, hint.pd)
+	}
+	args = append(args, e.l.attr)
+	err := e.l.call(o.what+" primitive descriptor", o.fn, args...)
+	runtime.KeepAlive(o.keep)
+	runtime.KeepAlive(hint)
+	if err != nil {
+		return nil, err
+	}
+	return p, p.finish(o.what)
+}
+
 // describe fills an operation descriptor with init(op, args...), a
 // dnnl_*_desc_init function, and creates its primitive; keep holds the Go
 // objects that args point into.
@@ -551,27 +757,30 @@ const ForwardTraining = 64
 // ConvForward is a stride-1 convolution with padding pad on every side,
 // y = conv(x, w) + b; bias may be nil.
 func (e *Engine) ConvForward(prop int, src, weights, bias, dst *Desc, pad int) (*Primitive, error) {
-	st, pl := dims([]int{1, 1}), dims([]int{pad, pad})
+	st, pl, dl := dims([]int{1, 1}), dims([]int{pad, pad}), dims([]int{0, 0})
 	ds := e.l.descs(src, weights, bias, dst)
-	return e.describe("convolution forward", e.l.f.convFwd, nil, []any{src, weights, bias, dst, st, pl},
-		uintptr(prop), convDirect, ds[0], ds[1], ds[2], ds[3], ptr(st), ptr(pl), ptr(pl))
+	return e.make(op{what: "convolution forward", fn: e.l.f.convFwd, prop: []uintptr{uintptr(prop)},
+		args: []uintptr{convDirect, ds[0], ds[1], ds[2], ds[3], ptr(st), ptr(pl), ptr(pl)}, at: 6, dilation3: ptr(dl),
+		keep: []any{src, weights, bias, dst, st, pl, dl}}, nil)
 }
 
 // ConvBackwardData computes the gradient of a convolution's input.
 func (e *Engine) ConvBackwardData(diffSrc, weights, diffDst *Desc, pad int, fwd *Primitive) (*Primitive, error) {
-	st, pl := dims([]int{1, 1}), dims([]int{pad, pad})
+	st, pl, dl := dims([]int{1, 1}), dims([]int{pad, pad}), dims([]int{0, 0})
 	ds := e.l.descs(diffSrc, weights, diffDst)
-	return e.describe("convolution backward data", e.l.f.convBwdData, fwd, []any{diffSrc, weights, diffDst, st, pl},
-		convDirect, ds[0], ds[1], ds[2], ptr(st), ptr(pl), ptr(pl))
+	return e.make(op{what: "convolution backward data", fn: e.l.f.convBwdData,
+		args: []uintptr{convDirect, ds[0], ds[1], ds[2], ptr(st), ptr(pl), ptr(pl)}, at: 5, dilation3: ptr(dl),
+		keep: []any{diffSrc, weights, diffDst, st, pl, dl}}, fwd)
 }
 
 // ConvBackwardWeights computes the gradients of a convolution's weights and
 // bias (diffBias may be nil).
 func (e *Engine) ConvBackwardWeights(src, diffWeights, diffBias, diffDst *Desc, pad int, fwd *Primitive) (*Primitive, error) {
-	st, pl := dims([]int{1, 1}), dims([]int{pad, pad})
+	st, pl, dl := dims([]int{1, 1}), dims([]int{pad, pad}), dims([]int{0, 0})
 	ds := e.l.descs(src, diffWeights, diffBias, diffDst)
-	return e.describe("convolution backward weights", e.l.f.convBwdWeights, fwd, []any{src, diffWeights, diffBias, diffDst, st, pl},
-		convDirect, ds[0], ds[1], ds[2], ds[3], ptr(st), ptr(pl), ptr(pl))
+	return e.make(op{what: "convolution backward weights", fn: e.l.f.convBwdWeights,
+		args: []uintptr{convDirect, ds[0], ds[1], ds[2], ds[3], ptr(st), ptr(pl), ptr(pl)}, at: 6, dilation3: ptr(dl),
+		keep: []any{src, diffWeights, diffBias, diffDst, st, pl, dl}}, fwd)
 }
 
 // Algorithm kinds: dnnl_convolution_direct and dnnl_pooling_max.
@@ -585,32 +794,44 @@ const (
 // that a floor-rounded pooling ignores). For training (prop
 // ForwardTraining) it writes a workspace for the backward pass.
 func (e *Engine) MaxPoolForward(prop int, src, dst *Desc, k, padR int) (*Primitive, error) {
-	win, pl, pr := dims([]int{k, k}), dims([]int{0, 0}), dims([]int{padR, padR})
+	win, pl, pr, dl := dims([]int{k, k}), dims([]int{0, 0}), dims([]int{padR, padR}), dims([]int{0, 0})
 	ds := e.l.descs(src, dst)
-	return e.describe("max pooling forward", e.l.f.poolFwd, nil, []any{src, dst, win, pl, pr},
-		uintptr(prop), poolMax, ds[0], ds[1], ptr(win), ptr(win), ptr(pl), ptr(pr))
+	return e.make(op{what: "max pooling forward", fn: e.l.f.poolFwd, prop: []uintptr{uintptr(prop)},
+		args: []uintptr{poolMax, ds[0], ds[1], ptr(win), ptr(win), ptr(pl), ptr(pr)}, at: 5, dilation3: ptr(dl),
+		keep: []any{src, dst, win, pl, pr, dl}}, nil)
 }
 
 // MaxPoolBackward routes the output gradient to the window maxima recorded
 // in the forward pass's workspace.
 func (e *Engine) MaxPoolBackward(diffSrc, diffDst *Desc, k, padR int, fwd *Primitive) (*Primitive, error) {
-	win, pl, pr := dims([]int{k, k}), dims([]int{0, 0}), dims([]int{padR, padR})
+	win, pl, pr, dl := dims([]int{k, k}), dims([]int{0, 0}), dims([]int{padR, padR}), dims([]int{0, 0})
 	ds := e.l.descs(diffSrc, diffDst)
-	return e.describe("max pooling backward", e.l.f.poolBwd, fwd, []any{diffSrc, diffDst, win, pl, pr},
-		poolMax, ds[0], ds[1], ptr(win), ptr(win), ptr(pl), ptr(pr))
+	return e.make(op{what: "max pooling backward", fn: e.l.f.poolBwd,
+		args: []uintptr{poolMax, ds[0], ds[1], ptr(win), ptr(win), ptr(pl), ptr(pr)}, at: 5, dilation3: ptr(dl),
+		keep: []any{diffSrc, diffDst, win, pl, pr, dl}}, fwd)
 }
 
 // PReLUForward is y = x where x > 0, a·x elsewhere, with the slopes a
 // broadcast from weights (e.g. 1×C×1×1 for one slope per channel).
 func (e *Engine) PReLUForward(prop int, data, weights *Desc) (*Primitive, error) {
 	ds := e.l.descs(data, weights)
-	return e.describe("PReLU forward", e.l.f.preluFwd, nil, []any{data, weights}, uintptr(prop), ds[0], ds[1])
+	args := []uintptr{ds[0], ds[1]}
+	if e.l.major == 3 {
+		args = append(args, ds[0]) // 3.x describes the destination too
+	}
+	return e.make(op{what: "PReLU forward", fn: e.l.f.preluFwd, prop: []uintptr{uintptr(prop)}, args: args,
+		keep: []any{data, weights}}, nil)
 }
 
 // PReLUBackward computes the gradients of PReLU's input and slopes.
 func (e *Engine) PReLUBackward(data, weights, diffData, diffWeights *Desc, fwd *Primitive) (*Primitive, error) {
 	ds := e.l.descs(data, weights, diffData, diffWeights)
-	return e.describe("PReLU backward", e.l.f.preluBwd, fwd, []any{data, weights, diffData, diffWeights}, ds[0], ds[1], ds[2], ds[3])
+	args := []uintptr{ds[0], ds[1], ds[2], ds[3]}
+	if e.l.major == 3 {
+		args = append(args, ds[2]) // 3.x describes the destination's gradient too
+	}
+	return e.make(op{what: "PReLU backward", fn: e.l.f.preluBwd, args: args,
+		keep: []any{data, weights, diffData, diffWeights}}, fwd)
 }
 
 // ptr passes dimensions to C.

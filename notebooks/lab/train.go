@@ -71,9 +71,9 @@ func LoadMNIST(set string, limit int) (*Dataset, error) { return mnist.Load("", 
 // weights, centers and hyperparameters.
 func LoadCheckpoint(path string) (*Trainer, error) { return train.LoadCheckpoint(path) }
 
-// BLAS names the matrix library the trainer uses: oneDNN and OpenBLAS when
-// they are installed (much faster), else gonum's pure-Go BLAS. A trainer's
-// Net.Kernels says what runs its convolutions.
+// BLAS names the matrix library of the ops built outside a network:
+// OpenBLAS when it is installed (much faster), else gonum's pure-Go BLAS. A
+// trainer's Net.Kernels and Net.BLAS say what runs its layers.
 func BLAS() string { return blas.Default().Name() }
 
 // Progress returns a callback for Trainer.TrainEpoch that writes to w, every
