@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -379,9 +380,10 @@ func TestAllocations(t *testing.T) {
 	}
 }
 
-// TestOneDNNThreads checks that a oneDNN product runs on one thread: on
-// OpenMP, the thread that called it is left with one thread for parallel
-// regions, and the product says so.
+// TestOneDNNThreads checks that a oneDNN product runs on one thread and
+// leaves the thread that called it as it was: on OpenMP, the setting of
+// that thread for its later parallel regions (oneDNN's primitives among
+// them) is what it was before.
 func TestOneDNNThreads(t *testing.T) {
 	impl := oneDNN(t)
 	if impl.fast.oneThread == 0 {
@@ -389,10 +391,14 @@ func TestOneDNNThreads(t *testing.T) {
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	before := onednn.OpenMPThreads()
 	c := make([]float32, 4)
 	impl.Sgemm(blas.NoTrans, blas.NoTrans, 2, 2, 1, 1, []float32{1, 2}, 1, []float32{3, 4}, 2, 0, c, 2)
-	if n := onednn.OpenMPThreads(); n != 1 || impl.fast.threads != 1 {
-		t.Errorf("after a product, OpenMP would run %d threads on this thread and the product says %d; want 1", n, impl.fast.threads)
+	if n := onednn.OpenMPThreads(); n != before || impl.fast.threads != 1 {
+		t.Errorf("after a product, OpenMP would run %d threads on this thread (%d before) and the product says %d; want %d and 1", n, before, impl.fast.threads, before)
+	}
+	if !slices.Equal(c, []float32{3, 4, 6, 8}) {
+		t.Errorf("product %v, want [3 4 6 8]", c)
 	}
 	if !impl.IsNative() || impl.IsOpenBLAS() || !strings.HasPrefix(impl.Name(), "oneDNN ") ||
 		!strings.HasSuffix(impl.Name(), " + gonum (pure Go)") || !strings.Contains(impl.Name(), "1 threads") {

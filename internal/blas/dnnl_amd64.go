@@ -22,8 +22,10 @@ type fastSgemm struct {
 	threads int // threads of one product
 	fn      uintptr
 	// oneThread is OpenMP's omp_set_num_threads, called with 1 on the
-	// calling thread before each product; 0 for other runtimes.
-	oneThread uintptr
+	// calling thread before each product and with maxThreads' value after
+	// it; 0 for other runtimes.
+	oneThread  uintptr
+	maxThreads uintptr // OpenMP's omp_get_max_threads
 }
 
 // sgemmCall is the argument block of one dnnl_sgemm call; dnnl_amd64.s
@@ -31,6 +33,7 @@ type fastSgemm struct {
 type sgemmCall struct {
 	fn          uintptr
 	oneThread   uintptr
+	maxThreads  uintptr
 	ta, tb      uintptr // 'N' or 'T'
 	m, n, k     int64
 	a           uintptr
@@ -62,7 +65,9 @@ var callPool = sync.Pool{New: func() any { return new(sgemmCall) }}
 // omp_get_max_threads threads, a setting of the calling thread, which
 // omp_set_num_threads changes. The trampoline sets it to one on the thread
 // that makes the call, in the same foreign call, as goroutines move between
-// threads. Without oneThread, products take the library's threads, as
+// threads, and back after the product: left at one, it would also shrink
+// every oneDNN primitive and product that thread runs later, and make
+// their sums depend on which thread ran them. Without oneThread, products take the library's threads, as
 // suits a caller that runs one at a time (the linear layers beside oneDNN's
 // primitives, which measured faster so than on one thread).
 func openFast(lib *onednn.Library, oneThread bool) (*fastSgemm, error) {
@@ -73,6 +78,9 @@ func openFast(lib *onednn.Library, oneThread bool) (*fastSgemm, error) {
 	}
 	if oneThread && lib.Runtime == "OpenMP" {
 		if f.oneThread, err = purego.Dlsym(lib.Handle(), "omp_set_num_threads"); err != nil {
+			return nil, fmt.Errorf("%s: %w", lib.Path, err)
+		}
+		if f.maxThreads, err = purego.Dlsym(lib.Handle(), "omp_get_max_threads"); err != nil {
 			return nil, fmt.Errorf("%s: %w", lib.Path, err)
 		}
 		f.threads = 1
@@ -92,7 +100,7 @@ func (f *fastSgemm) name() string {
 func (f *fastSgemm) sgemm(aT, bT bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	s := callPool.Get().(*sgemmCall)
 	*s = sgemmCall{
-		fn: f.fn, oneThread: f.oneThread, ta: uintptr(flag(aT)), tb: uintptr(flag(bT)),
+		fn: f.fn, oneThread: f.oneThread, maxThreads: f.maxThreads, ta: uintptr(flag(aT)), tb: uintptr(flag(bT)),
 		m: int64(m), n: int64(n), k: int64(k),
 		a: uintptr(unsafe.Pointer(&a[0])), lda: int64(lda),
 		b: uintptr(unsafe.Pointer(&b[0])), ldb: int64(ldb),

@@ -11,15 +11,23 @@
 GLOBL ·dnnlSgemmABI0(SB), NOPTR|RODATA, $8
 DATA ·dnnlSgemmABI0(SB)/8, $dnnlSgemm<>(SB)
 
-// The frame is 64 bytes: five stack arguments, then the saved pointer. With
-// the frame pointer the assembler adds, SP stays 16-byte aligned at the call.
+// The frame is 64 bytes: five stack arguments, the thread's OpenMP setting
+// to restore (0: none), then the saved pointer. With the frame pointer the
+// assembler adds, SP stays 16-byte aligned at the call.
 TEXT dnnlSgemm<>(SB), NOSPLIT, $64
 	MOVQ DI, 56(SP)
+	MOVQ $0, 48(SP)
 
-	// omp_set_num_threads(1) on this thread first, when OpenMP runs oneDNN.
+	// When OpenMP runs oneDNN: keep omp_get_max_threads() of this thread,
+	// then omp_set_num_threads(1).
 	MOVQ sgemmCall_oneThread(DI), R10
 	TESTQ R10, R10
 	JZ   args
+	MOVQ sgemmCall_maxThreads(DI), R10
+	CALL R10
+	MOVL AX, 48(SP)
+	MOVQ 56(SP), R11
+	MOVQ sgemmCall_oneThread(R11), R10
 	MOVQ $1, DI
 	CALL R10
 
@@ -51,4 +59,14 @@ args:
 
 	MOVQ 56(SP), R11
 	MOVQ AX, sgemmCall_status(R11)
+
+	// omp_set_num_threads(the kept setting), so that the thread's later
+	// parallel regions run as before the product.
+	MOVQ 48(SP), DI
+	TESTQ DI, DI
+	JZ   done
+	MOVQ sgemmCall_oneThread(R11), R10
+	CALL R10
+
+done:
 	RET
