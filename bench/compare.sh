@@ -97,10 +97,13 @@ run_py() {
 		"$python" bench/pytorch_step.py --threads "$threads" ${py_args[@]+"${py_args[@]}"} "$@"
 }
 
-# dispatch summarises a DNNL_VERBOSE log: the ISA line and the distinct
-# convolution implementations.
+# dispatch summarises a verbose log of oneDNN 2.x (DNNL_VERBOSE, lines
+# "dnnl_verbose,exec,cpu,...") or 3.x (ONEDNN_VERBOSE, lines
+# "onednn_verbose,v1,primitive,exec,cpu,..."): the ISA line and the
+# distinct convolution implementations.
 dispatch() {
 	awk -F, '
+		$2 == "v1" { $0 = $1 substr($0, length($1 $2) + 2); sub(/,primitive,/, ",") }
 		$2 == "info" && $3 == "cpu" && $4 ~ /^isa:/ { isa = substr($4, 5) }
 		$2 == "info" && $3 == "cpu" && $4 ~ /^runtime:/ { rt = substr($4, 9) " " $5 }
 		$2 == "exec" && $4 == "convolution" && !seen[$5]++ { impl = impl (impl ? ", " : "") $5 }
@@ -109,7 +112,7 @@ dispatch() {
 }
 
 echo "CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $ncpu cores${cores:+, using $cores}"
-echo "Go oneDNN:      $(DNNL_VERBOSE=1 run_go -test.benchtime 1x 2>&1 | dispatch)"
+echo "Go oneDNN:      $(DNNL_VERBOSE=1 ONEDNN_VERBOSE=1 run_go -test.benchtime 1x 2>&1 | dispatch)"
 echo "PyTorch oneDNN: $(DNNL_VERBOSE=1 run_py --warmup 0 --steps 1 2>/dev/null | dispatch)"
 if [[ -n $bf16 ]]; then
 	echo "PyTorch autocast oneDNN: $(DNNL_VERBOSE=1 run_py --autocast --warmup 0 --steps 1 2>/dev/null | dispatch)"
