@@ -202,6 +202,7 @@ func TestCheckErrors(t *testing.T) {
 		{"unused import", []string{"import (\n\t\"fmt\"\n\t\"os\"\n)\nfmt.Sprint(1)"}, []string{"t.ipynb#1:3:2", `"os" imported and not used`}},
 		{"range over int", []string{"s := 0\nfor i := range 3 {\n\ts += i\n}\ns"}, []string{"t.ipynb#1:2:1", "range over an integer"}},
 		{"range over func", []string{"f := func(yield func(int) bool) {}\nfor v := range f {\n\t_ = v\n}"}, []string{"t.ipynb#1:2:1", "range over a function"}},
+		{"range over a func type", []string{"import \"strings\"\nfor part := range strings.SplitSeq(\"a,b\", \",\") {\n\t_ = part\n}"}, []string{"t.ipynb#1:2:1", "range over a function"}},
 		{"min", []string{"m := min(1, 2)\nm"}, []string{"t.ipynb#1:1:6", "builtin min"}},
 		{"clear", []string{"m := map[int]int{}\nclear(m)"}, []string{"t.ipynb#1:2:1", "builtin clear"}},
 		{"generic func", []string{"func first[T any](s []T) T { return s[0] }"}, []string{"t.ipynb#1:1:6", "func first"}},

@@ -242,13 +242,13 @@ func lintGomacro(fset *token.FileSet, body *ast.BlockStmt, info *types.Info) []e
 	ast.Inspect(body, func(n ast.Node) bool {
 		switch n := n.(type) {
 		case *ast.RangeStmt:
-			switch u := info.TypeOf(n.X).(type) {
-			case *types.Basic:
-				if u.Info()&types.IsInteger != 0 {
+			if t := info.TypeOf(n.X); t != nil { // nil where Go has reported an error
+				if b, ok := t.Underlying().(*types.Basic); ok && b.Info()&types.IsInteger != 0 {
 					reject(n, "range over an integer (use a three-clause for loop)")
 				}
-			case *types.Signature:
-				reject(n, "range over a function")
+				if _, ok := t.Underlying().(*types.Signature); ok {
+					reject(n, "range over a function")
+				}
 			}
 		case *ast.TypeSpec:
 			if n.TypeParams != nil {
