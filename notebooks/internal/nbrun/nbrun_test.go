@@ -129,7 +129,7 @@ func TestSemantics(t *testing.T) {
 		`fmt.Printf("printed\n")`,                                                           // multiple values, as gophernotes shows them
 		"func() {}()",                                                                       // a trailing call without a value
 		"type pair struct{ a, b int }\nconst base = 40\npair{base, 2}.a + 2",
-		"import (\"bytes\"; \"image\"; \"image/png\")\nvar buf bytes.Buffer\npng.Encode(&buf, image.NewGray(image.Rect(0, 0, 3, 2)))\ndisplay.PNG(buf.Bytes())",
+		"import (\"bytes\"; \"image\"; \"image/png\")\nvar buf bytes.Buffer\npng.Encode(&buf, image.NewGray(image.Rect(0, 0, 3, 2)))\nbuf.Len()",
 		// a value with a SimpleRender method is a picture with its text form, in the middle of a cell or at its end
 		"import \"./lab\"\npic := lab.Picture(buf.Bytes())\nDisplay(display.Auto(pic))\npic",
 		"Display(display.Markdown(\"| a |\"))\nlen(strings.Repeat(\"ab\", 3))",
@@ -147,7 +147,7 @@ func TestSemantics(t *testing.T) {
 		"--- t.ipynb cell #7", "printed", "8", "<nil>",
 		"--- t.ipynb cell #8",
 		"--- t.ipynb cell #9", "42",
-		"--- t.ipynb cell #10", "[image/png] 3x2 image, 75 bytes",
+		"--- t.ipynb cell #10", "75",
 		"--- t.ipynb cell #11", `[image/png] 3x2 image, 75 bytes, text "PNG 3x2"`, `[image/png] 3x2 image, 75 bytes, text "PNG 3x2"`,
 		"--- t.ipynb cell #12", "[text/markdown] | a |", "6",
 	}, "\n") + "\n"
@@ -167,7 +167,7 @@ func TestRunFailures(t *testing.T) {
 		want  string
 	}{
 		{"panic", []string{"x := []int{1}", "i := 3\nx[i]"}, "panic in t.ipynb cell #2: runtime error: index out of range"},
-		{"not a PNG", []string{"display.PNG([]byte(\"GIF89a\"))"}, "display: 6 bytes that are not image/png"},
+		{"not a PNG", []string{"import \"./lab\"\nlab.Picture(\"GIF89a\")"}, "panic in t.ipynb cell #1: display: 6 bytes that are not image/png"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := Run(ctx(t), notebook(t, tc.cells...), Options{ModuleDir: moduleDir(t)})
@@ -203,6 +203,7 @@ func TestCheckErrors(t *testing.T) {
 		{"range over int", []string{"s := 0\nfor i := range 3 {\n\ts += i\n}\ns"}, []string{"t.ipynb#1:2:1", "range over an integer"}},
 		{"range over func", []string{"f := func(yield func(int) bool) {}\nfor v := range f {\n\t_ = v\n}"}, []string{"t.ipynb#1:2:1", "range over a function"}},
 		{"range over a func type", []string{"import \"strings\"\nfor part := range strings.SplitSeq(\"a,b\", \",\") {\n\t_ = part\n}"}, []string{"t.ipynb#1:2:1", "range over a function"}},
+		{"display.PNG", []string{"display.PNG(nil)"}, []string{"t.ipynb#1:1:9", "display.PNG undefined"}},
 		{"min", []string{"m := min(1, 2)\nm"}, []string{"t.ipynb#1:1:6", "builtin min"}},
 		{"clear", []string{"m := map[int]int{}\nclear(m)"}, []string{"t.ipynb#1:2:1", "builtin clear"}},
 		{"generic func", []string{"func first[T any](s []T) T { return s[0] }"}, []string{"t.ipynb#1:1:6", "func first"}},

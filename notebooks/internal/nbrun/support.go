@@ -7,9 +7,9 @@ var supportImports = [][2]string{
 }
 
 // supportCode is added to every program: what gophernotes provides (the
-// display package, here with PNG, Markdown and Auto, and the Display
-// function) and the helpers of main. NOTEBOOK is replaced by the quoted
-// notebook name.
+// display package, here with the Markdown and Auto the notebooks call, and
+// the Display function) and the functions of main. NOTEBOOK is replaced by
+// the quoted notebook name.
 const supportCode = `
 const nbName = NOTEBOOK
 
@@ -29,35 +29,11 @@ func nbRecover() {
 	}
 }
 
-// nbRender is gophernotes' rendering of a value with a PNG or SimpleRender
-// method as a picture. A frontend without PNG support shows the text/plain
-// of SimpleRender only: gophernotes adds no text of its own.
-func nbRender(v interface{}) (nbData, bool) {
-	var png []byte
-	var text string
-	if p, ok := v.(interface{ PNG() []byte }); ok {
-		png = p.PNG()
-	}
-	if r, ok := v.(interface{ SimpleRender() map[string]interface{} }); ok {
-		m := r.SimpleRender()
-		if b, ok := m["image/png"].([]byte); ok {
-			png = b
-		}
-		text, _ = m["text/plain"].(string)
-	}
-	if png == nil {
-		return nbData{}, false
-	}
-	d := display.PNG(png)
-	d.text += nbfmt.Sprintf(", text %q", text)
-	return d, true
-}
-
-// nbShow prints the value(s) of a cell's last expression.
+// nbShow prints the value(s) of a cell's last expression, a picture as
+// display.Auto shows it.
 func nbShow(vs ...interface{}) {
-	if d, ok := nbRender(vs[0]); ok && len(vs) == 1 {
-		nbfmt.Println(d)
-		return
+	if d := display.Auto(vs[0]); d.mime == "image/png" && len(vs) == 1 {
+		vs[0] = d
 	}
 	for _, v := range vs {
 		nbfmt.Println(v)
@@ -75,19 +51,23 @@ var display nbDisplay
 
 type nbDisplay struct{}
 
-// PNG checks that b is a PNG.
-func (nbDisplay) PNG(b []byte) nbData {
-	cfg, err := nbpng.DecodeConfig(nbbytes.NewReader(b))
-	if err != nil {
-		panic(nbfmt.Sprintf("display: %d bytes that are not image/png: %v", len(b), err))
-	}
-	return nbData{"image/png", nbfmt.Sprintf("%dx%d image, %d bytes", cfg.Width, cfg.Height, len(b))}
-}
-
 func (nbDisplay) Markdown(s string) nbData { return nbData{"text/markdown", s} }
+
+// Auto shows a value with a SimpleRender method (lab.Picture) as
+// gophernotes does: as a picture, here checked to be a PNG, with the
+// text/plain it gives, which is all a frontend without PNG support shows
+// (gophernotes adds no text of its own). Any other value is shown as text.
 func (nbDisplay) Auto(v interface{}) nbData {
-	if d, ok := nbRender(v); ok {
-		return d
+	if r, ok := v.(interface{ SimpleRender() map[string]interface{} }); ok {
+		m := r.SimpleRender()
+		if png, ok := m["image/png"].([]byte); ok {
+			cfg, err := nbpng.DecodeConfig(nbbytes.NewReader(png))
+			if err != nil {
+				panic(nbfmt.Sprintf("display: %d bytes that are not image/png: %v", len(png), err))
+			}
+			text, _ := m["text/plain"].(string)
+			return nbData{"image/png", nbfmt.Sprintf("%dx%d image, %d bytes, text %q", cfg.Width, cfg.Height, len(png), text)}
+		}
 	}
 	return nbData{"auto", nbfmt.Sprint(v)}
 }
