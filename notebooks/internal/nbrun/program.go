@@ -18,7 +18,6 @@ import (
 	"os/exec"
 	pathpkg "path"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -45,15 +44,9 @@ var genericOnly = map[string]bool{"cmp": true, "iter": true, "maps": true, "slic
 // assemble writes the program of nb: the cells' imports, hoisted and
 // de-duplicated, then the support code, then main running the cells in
 // order. Every piece of a cell keeps its position through //line comments.
-// It also returns the paths the program imports.
-func assemble(nb *Notebook, moduleDir, modulePath string) ([]byte, []string, error) {
+func assemble(nb *Notebook, moduleDir, modulePath string) ([]byte, error) {
 	var b, cells strings.Builder
 	fmt.Fprintf(&b, "// Program assembled from the notebook %s.\n\npackage main\n\nimport (\n", nb.Name)
-	var paths []string
-	for _, p := range supportImports {
-		fmt.Fprintf(&b, "\t%s %q\n", p[0], p[1])
-		paths = append(paths, p[1])
-	}
 	seen := map[string]bool{}
 	var errs []error
 	for _, c := range nb.Cells {
@@ -86,7 +79,6 @@ func assemble(nb *Notebook, moduleDir, modulePath string) ([]byte, []string, err
 			}
 			if !seen[spec] {
 				seen[spec] = true
-				paths = append(paths, path)
 				fmt.Fprintf(&b, "//line %s:%d:%d\n%s\n", file, pos.Line, pos.Column, spec)
 			}
 		}
@@ -102,11 +94,11 @@ func assemble(nb *Notebook, moduleDir, modulePath string) ([]byte, []string, err
 		fmt.Fprintf(&cells, "//line %s:1:1\nnbCell(%d)\n//line %s:1:1\n%s\n", supportFile, c.Number, file, body)
 	}
 	if len(errs) > 0 {
-		return nil, nil, errors.Join(errs...)
+		return nil, errors.Join(errs...)
 	}
-	fmt.Fprintf(&b, ")\n\n//line %s:1:1\n%s\nfunc main() {\ndefer nbRecover()\n%s}\n",
-		supportFile, strings.Replace(supportCode, "NOTEBOOK", strconv.Quote(nb.Name), 1), cells.String())
-	return []byte(b.String()), paths, nil
+	fmt.Fprintf(&b, ")\n\n//line %s:1:1\n%s\nconst nbName = %q\n\nfunc main() {\ndefer nbRecover()\n%s}\n",
+		supportFile, supportCode, nb.Name, cells.String())
+	return []byte(b.String()), nil
 }
 
 // noFuncDecl rejects a function declared in a cell, which the program could
@@ -161,34 +153,25 @@ func Check(ctx context.Context, nb *Notebook, opt Options) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	modulePath, err := readModulePath(moduleDir)
-	if err != nil {
-		return nil, err
-	}
-	src, paths, err := assemble(nb, moduleDir, modulePath)
-	if err != nil {
-		return nil, err
-	}
-	exports, err := exportData(ctx, opt.ModuleDir, paths)
+	modulePath, err := goCmd(ctx, moduleDir, "list", "-m", "-f", "{{.Path}}")
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", nb.Name, err)
+	}
+	src, err := assemble(nb, moduleDir, strings.TrimSpace(string(modulePath)))
+	if err != nil {
+		return nil, err
 	}
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, "main.go", src, parser.SkipObjectResolution)
 	if err != nil {
 		return nil, err
 	}
-	var errs []error
-	conf := types.Config{
-		Importer: importer.ForCompiler(fset, "gc", func(path string) (io.ReadCloser, error) {
-			p := exports[path]
-			if p.Error != nil {
-				return nil, errors.New(p.Error.Err)
-			}
-			return os.Open(p.Export)
-		}),
-		Error: func(err error) { errs = append(errs, err) },
+	imports, err := exportImporter(ctx, fset, moduleDir, f.Imports)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", nb.Name, err)
 	}
+	var errs []error
+	conf := types.Config{Importer: imports, Error: func(err error) { errs = append(errs, err) }}
 	info := &types.Info{
 		Types:     map[ast.Expr]types.TypeAndValue{},
 		Uses:      map[*ast.Ident]types.Object{},
@@ -279,17 +262,15 @@ func Run(ctx context.Context, nb *Notebook, opt Options) ([]byte, error) {
 	// folder out of ./... patterns.
 	dir, err := os.MkdirTemp(opt.ModuleDir, ".nbrun-")
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", nb.Name, err)
+		return nil, err
 	}
 	defer os.RemoveAll(dir)
 	mainGo, bin := filepath.Join(dir, "main.go"), filepath.Join(dir, "notebook")
 	if err := os.WriteFile(mainGo, prog, 0o644); err != nil {
-		return nil, fmt.Errorf("%s: %w", nb.Name, err)
+		return nil, err
 	}
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, mainGo)
-	build.Dir = opt.ModuleDir
-	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("%s: build: %v\n%s", nb.Name, err, out)
+	if _, err := goCmd(ctx, opt.ModuleDir, "build", "-o", bin, mainGo); err != nil {
+		return nil, fmt.Errorf("%s: %w", nb.Name, err)
 	}
 	cmd := exec.CommandContext(ctx, bin)
 	cmd.Dir = nb.Dir
@@ -305,44 +286,48 @@ func Run(ctx context.Context, nb *Notebook, opt Options) ([]byte, error) {
 	return out, nil
 }
 
-// readModulePath returns the module path declared in dir/go.mod.
-func readModulePath(dir string) (string, error) {
-	data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-	if err != nil {
-		return "", err
-	}
-	if m := regexp.MustCompile(`(?m)^module\s+"?([^"\s]+)`).FindSubmatch(data); m != nil {
-		return string(m[1]), nil
-	}
-	return "", fmt.Errorf("%s/go.mod declares no module", dir)
-}
-
-// listed is what go list says of a package.
-type listed struct {
-	ImportPath string
-	Export     string // the export data file
-	Error      *struct{ Err string }
-}
-
-// exportData builds the packages and returns, by import path, what go list
-// says of each of them and of their dependencies. A package that cannot be
-// built is reported by the type checker at the import that names it.
-func exportData(ctx context.Context, moduleDir string, paths []string) (map[string]listed, error) {
-	cmd := exec.CommandContext(ctx, "go", append([]string{"list", "-e", "-export", "-deps", "-json=ImportPath,Export,Error"}, paths...)...)
-	cmd.Dir = moduleDir
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+// goCmd runs the go command in dir and returns its standard output; its
+// error holds what the command printed on its standard error.
+func goCmd(ctx context.Context, dir string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = dir
 	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("go list: %v\n%s", err, stderr.Bytes())
+	if ee, ok := err.(*exec.ExitError); ok {
+		return nil, fmt.Errorf("go %s: %v\n%s", args[0], err, ee.Stderr)
 	}
-	m := map[string]listed{}
+	return out, err
+}
+
+// exportImporter builds the packages that imports name, and their
+// dependencies, and returns an importer that reads their export data. A
+// package that cannot be built is reported by the type checker at the
+// import that names it.
+func exportImporter(ctx context.Context, fset *token.FileSet, moduleDir string, imports []*ast.ImportSpec) (types.Importer, error) {
+	args := []string{"list", "-e", "-export", "-deps", "-json=ImportPath,Export,Error"}
+	for _, s := range imports {
+		path, _ := strconv.Unquote(s.Path.Value)
+		args = append(args, path)
+	}
+	out, err := goCmd(ctx, moduleDir, args...)
+	if err != nil {
+		return nil, err
+	}
+	type listed struct {
+		ImportPath, Export string
+		Error              *struct{ Err string }
+	}
+	pkgs := map[string]listed{}
 	for dec := json.NewDecoder(bytes.NewReader(out)); dec.More(); {
 		var p listed
 		if err := dec.Decode(&p); err != nil {
 			return nil, fmt.Errorf("go list: %w", err)
 		}
-		m[p.ImportPath] = p
+		pkgs[p.ImportPath] = p
 	}
-	return m, nil
+	return importer.ForCompiler(fset, "gc", func(path string) (io.ReadCloser, error) {
+		if p := pkgs[path]; p.Error != nil {
+			return nil, errors.New(p.Error.Err)
+		}
+		return os.Open(pkgs[path].Export)
+	}), nil
 }

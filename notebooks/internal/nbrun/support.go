@@ -1,17 +1,18 @@
 package nbrun
 
-// supportImports are the packages the support code uses, under names no
-// notebook is expected to use.
-var supportImports = [][2]string{
-	{"nbbytes", "bytes"}, {"nbfmt", "fmt"}, {"nbpng", "image/png"}, {"nbos", "os"}, {"nbdebug", "runtime/debug"},
-}
-
-// supportCode is added to every program: what gophernotes provides (the
-// display package, here with the Markdown and Auto the notebooks call, and
-// the Display function) and the functions of main. NOTEBOOK is replaced by
-// the quoted notebook name.
+// supportCode is added to every program after the cells' imports: what
+// gophernotes provides (the display package, here with the Markdown and Auto
+// the notebooks call, and the Display function) and the functions of main.
+// Its imports have names no notebook is expected to use; nbName, the
+// notebook's name, is declared after it.
 const supportCode = `
-const nbName = NOTEBOOK
+import (
+	nbbytes "bytes"
+	nbfmt "fmt"
+	nbpng "image/png"
+	nbos "os"
+	nbdebug "runtime/debug"
+)
 
 var nbCurrent int
 
