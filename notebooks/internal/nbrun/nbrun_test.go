@@ -243,7 +243,7 @@ func TestCheckProgram(t *testing.T) {
 	for _, want := range []string{
 		"//line t.ipynb#1:1:8\n\"fmt\"\n",                                               // an import, hoisted, with its position
 		"//line t.ipynb#4:1:8\n\"github.com/centerloss-go/centerloss/notebooks/lab\"\n", // a local import, resolved
-		"nbCell(1)\n//line t.ipynb#1:1:1\n            \nn := 1\n",                       // the cell in main, its import blanked out
+		"nbCell(1)\n/*line t.ipynb#1:1:13*/\nn := 1\n",                                  // the cell in main, after its import
 		"n = 2\nfunc() {}()\n",                                                          // no value: not shown
 		"nbShow(/*line t.ipynb#3:1:1*/fmt.Sprint(n))",                                   // a value: shown
 		"\nlab.Check(nil)\n",                                                            // no value

@@ -43,7 +43,7 @@ var genericOnly = map[string]bool{"cmp": true, "iter": true, "maps": true, "slic
 
 // assemble writes the program of nb: the cells' imports, hoisted and
 // de-duplicated, then the support code, then main running the cells in
-// order. Every piece of a cell keeps its position through //line comments.
+// order. Every piece of a cell keeps its position through line directives.
 func assemble(nb *Notebook, moduleDir, modulePath string) ([]byte, error) {
 	var b, cells strings.Builder
 	fmt.Fprintf(&b, "// Program assembled from the notebook %s.\n\npackage main\n\nimport (\n", nb.Name)
@@ -62,9 +62,9 @@ func assemble(nb *Notebook, moduleDir, modulePath string) ([]byte, error) {
 			errs = append(errs, err)
 			continue
 		}
-		end := 0 // where the cell's imports end
-		for _, d := range f.Decls {
-			end = fset.PositionFor(d.End(), false).Offset - len(head)
+		at := token.Position{Line: 1, Column: 1, Offset: len(head)} // where the statements start
+		if n := len(f.Decls); n > 0 {
+			at = fset.Position(f.Decls[n-1].End())
 		}
 		for _, s := range f.Imports {
 			pos := fset.Position(s.Pos())
@@ -82,16 +82,10 @@ func assemble(nb *Notebook, moduleDir, modulePath string) ([]byte, error) {
 				fmt.Fprintf(&b, "//line %s:%d:%d\n%s\n", file, pos.Line, pos.Column, spec)
 			}
 		}
-		body := []byte(src) // with the imports blanked out, byte by byte, to keep positions
-		for i := range end {
-			if body[i] != '\n' {
-				body[i] = ' '
-			}
-		}
-		if err := noFuncDecl(file, body); err != nil {
+		if err := noFuncDecl(file, src); err != nil {
 			errs = append(errs, err)
 		}
-		fmt.Fprintf(&cells, "//line %s:1:1\nnbCell(%d)\n//line %s:1:1\n%s\n", supportFile, c.Number, file, body)
+		fmt.Fprintf(&cells, "//line %s:1:1\nnbCell(%d)\n/*line %s:%d:%d*/%s\n", supportFile, c.Number, file, at.Line, at.Column, (head + src)[at.Offset:])
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -101,13 +95,13 @@ func assemble(nb *Notebook, moduleDir, modulePath string) ([]byte, error) {
 	return []byte(b.String()), nil
 }
 
-// noFuncDecl rejects a function declared in a cell, which the program could
-// not put inside main. In gomacro such a function sees the variables of the
-// cells; moved to package level it would not.
-func noFuncDecl(file string, body []byte) error {
+// noFuncDecl rejects a function declared in the source of a cell, which the
+// program could not put inside main. In gomacro such a function sees the
+// variables of the cells; moved to package level it would not.
+func noFuncDecl(file, src string) error {
 	fset := token.NewFileSet()
 	var s scanner.Scanner
-	s.Init(fset.AddFile(file, -1, len(body)), body, nil, 0)
+	s.Init(fset.AddFile(file, -1, len(src)), []byte(src), nil, 0)
 	prev := token.ILLEGAL
 	for {
 		pos, tok, lit := s.Scan()
