@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	pathpkg "path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -124,12 +125,11 @@ func importPath(dir, path, moduleDir, modulePath string) (string, error) {
 	if genericOnly[path] {
 		return "", fmt.Errorf("import %q: a package of generic functions and types only, which gomacro (gophernotes) cannot import: the plugin it builds for it does not compile", path)
 	}
-	if !build.IsLocalImport(path) && !filepath.IsAbs(path) {
-		return path, nil
-	}
 	abs := path
-	if !filepath.IsAbs(path) {
+	if build.IsLocalImport(path) {
 		abs = filepath.Join(dir, path)
+	} else if !filepath.IsAbs(path) {
+		return path, nil
 	}
 	rel, err := filepath.Rel(moduleDir, abs)
 	if err != nil || !filepath.IsLocal(rel) {
@@ -173,36 +173,31 @@ func Check(ctx context.Context, nb *Notebook, opt Options) ([]byte, error) {
 	}
 	_, _ = conf.Check("main", fset, []*ast.File{f}, info)
 
-	// Show the last statement of every cell if it is an expression with a
-	// value: a statement of main whose successor lies in another file.
+	// Show the last statement of every cell, a statement of main whose
+	// successor lies in another file, if it is an expression with a value
+	// (nbCell, in a file of its own, has none).
 	body := f.Decls[len(f.Decls)-1].(*ast.FuncDecl).Body
-	shown := map[token.Pos]bool{} // where Go reports an expression that is not used
+	shown := map[token.Pos]bool{} // the values shown, which Go reports as not used
 	var prog bytes.Buffer
 	at := 0
 	for i, s := range body.List {
 		p := fset.Position(s.Pos())
 		es, ok := s.(*ast.ExprStmt)
-		if !ok || p.Filename == supportFile || i+1 < len(body.List) && fset.Position(body.List[i+1].Pos()).Filename == p.Filename {
+		if !ok || info.Types[es.X].IsVoid() || i+1 < len(body.List) && fset.Position(body.List[i+1].Pos()).Filename == p.Filename {
 			continue
 		}
-		if tv := info.Types[es.X]; !tv.IsVoid() {
-			x := es.X
-			shown[x.Pos()] = true
-			start, end := fset.PositionFor(x.Pos(), false).Offset, fset.PositionFor(x.End(), false).Offset
-			fmt.Fprintf(&prog, "%snbShow(/*line %s:%d:%d*/%s)", src[at:start], p.Filename, p.Line, p.Column, src[start:end])
-			at = end
-		}
+		shown[es.X.Pos()] = true
+		start, end := fset.PositionFor(es.X.Pos(), false).Offset, fset.PositionFor(es.X.End(), false).Offset
+		fmt.Fprintf(&prog, "%snbShow(/*line %s:%d:%d*/%s)", src[at:start], p.Filename, p.Line, p.Column, src[start:end])
+		at = end
 	}
 	prog.Write(src[at:])
-	var hard []error
-	for _, e := range errs {
-		if te, ok := e.(types.Error); !ok || !strings.Contains(te.Msg, "is not used") || !shown[te.Pos] {
-			hard = append(hard, e)
-		}
-	}
-	hard = append(hard, lintGomacro(fset, body, info)...)
-	if len(hard) > 0 {
-		return nil, errors.Join(hard...)
+	errs = slices.DeleteFunc(errs, func(err error) bool { // a value now shown is used
+		te, ok := err.(types.Error)
+		return ok && strings.Contains(te.Msg, "is not used") && shown[te.Pos]
+	})
+	if errs = append(errs, lintGomacro(fset, body, info)...); len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return prog.Bytes(), nil
 }
@@ -271,11 +266,7 @@ func Run(ctx context.Context, nb *Notebook, opt Options) ([]byte, error) {
 	cmd.Env = append(os.Environ(), opt.Env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		tail := string(out)
-		if len(tail) > 6000 {
-			tail = "...\n" + tail[len(tail)-6000:]
-		}
-		return out, fmt.Errorf("%s: run: %v\n%s", nb.Name, err, tail)
+		return out, fmt.Errorf("%s: run: %v\n%s", nb.Name, err, out[max(0, len(out)-6000):])
 	}
 	return out, nil
 }
