@@ -38,9 +38,9 @@ type Options struct {
 	Resume     string // checkpoint to continue from; its hyperparameters replace Hyper
 	// Overwrite replaces the outputs of another run found in Out, once
 	// the new run has completed its first epoch or saved its checkpoint on
-	// an interruption (a run that fails before leaves them as they were). Without it (and without Resume) Run
-	// refuses such a folder with a *RunExistsError, so that no run is lost
-	// to a repeated command.
+	// an interruption (a run that fails before leaves them as they were).
+	// Without it (and without Resume) Run refuses such a folder with a
+	// *RunExistsError, so that no run is lost to a repeated command.
 	Overwrite bool
 	// Ready, when set, is called once the run has its trainer and data and
 	// has logged what computes it, before the first step; what it writes to

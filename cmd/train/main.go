@@ -112,7 +112,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "train: -precision: %v\n", err)
 		return 2
 	}
-	if code := chooseBackend(fs, &o, *backend, stderr); code != 0 {
+	if code := chooseBackend(&o, *backend, given["backend"], stderr); code != 0 {
 		return code
 	}
 	if o.Resume != "" || *evalPath != "" {
@@ -187,13 +187,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// chooseBackend reads the backend (-backend, else $CENTERLOSS_BLAS) and the
-// oneDNN library ($CENTERLOSS_ONEDNN) into o and checks that they and the
-// precision can run here; else it says why and what to install, and
+// chooseBackend reads the backend (-backend when given, else
+// $CENTERLOSS_BLAS) and the oneDNN library ($CENTERLOSS_ONEDNN) into o and
+// checks that they and the precision can run here; else it says why and what to install, and
 // returns status 2. A backend asked for never falls back to another.
-func chooseBackend(fs *flag.FlagSet, o *experiment.Options, flagValue string, stderr io.Writer) int {
-	given := false
-	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "backend" })
+func chooseBackend(o *experiment.Options, flagValue string, given bool, stderr io.Writer) int {
 	b, src, err := install.Backend(flagValue, given, os.Getenv(install.BLASVar))
 	if err != nil {
 		fmt.Fprintf(stderr, "train: %v\n", err)
