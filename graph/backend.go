@@ -121,20 +121,18 @@ func (c Config) im2colBLAS() (*blas.Implementation, error) {
 		if err != nil {
 			return nil, withBackend(b, err)
 		}
-		impl, err := fastestBLAS().WithOneDNN(lib, true)
+		impl, err := blas.Default().WithOneDNN(lib, true)
 		return impl, withBackend(b, err)
 	}
 	return nil, fmt.Errorf("graph: backend %s names no BLAS of its own", c.backend())
 }
 
-// fastestBLAS is OpenBLAS where it loads, else gonum's pure-Go BLAS.
-func fastestBLAS() *blas.Implementation { return blas.Default() }
-
 // withSgemm adds the products of oneDNN's sgemm, where the library opens,
-// to the fastest BLAS: one thread per product for the im2col kernels, which
-// run one goroutine per core, else the library's threads.
+// to blas.Default, the fastest BLAS without it: one thread per product for
+// the im2col kernels, which run one goroutine per core, else the
+// library's threads.
 func withSgemm(oneDNN string, oneThread bool) *blas.Implementation {
-	impl := fastestBLAS()
+	impl := blas.Default()
 	if lib, err := openOneDNN(oneDNN); err == nil {
 		if both, err := impl.WithOneDNN(lib, oneThread); err == nil {
 			return both

@@ -178,9 +178,9 @@ var defaultImpl = sync.OnceValue(func() *Implementation {
 	return Gonum()
 })
 
-// Default returns the implementation of the package-level [Sgemm] and
-// [Dgemm]: OpenBLAS where it loads, gonum's pure-Go BLAS otherwise. It is
-// chosen on the first call and never changes afterwards.
+// Default returns the fastest implementation without oneDNN: OpenBLAS
+// where it loads, gonum's pure-Go BLAS otherwise. It is chosen on the
+// first call and never changes afterwards.
 func Default() *Implementation { return defaultImpl() }
 
 // threadCount holds the thread count applied to every library loaded.
@@ -224,26 +224,6 @@ func SetThreads(n int) {
 	for _, l := range libs {
 		l.setThreads(n)
 	}
-}
-
-func transpose(t bool) blas.Transpose {
-	if t {
-		return blas.Trans
-	}
-	return blas.NoTrans
-}
-
-// Sgemm computes C = alpha * op(A) * op(B) + beta * C with [Default], for
-// row-major matrices: op(A) is m×k, op(B) is k×n, C is m×n, and op(X) is X
-// or, when its flag is set, X transposed. Invalid arguments panic as in
-// gonum.
-func Sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	Default().Sgemm(transpose(tA), transpose(tB), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-}
-
-// Dgemm is [Sgemm] for float64.
-func Dgemm(tA, tB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
-	Default().Dgemm(transpose(tA), transpose(tB), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // The overriding methods below send a call to OpenBLAS only when gonum would

@@ -159,9 +159,9 @@ func TestGemmMatchesGonum(t *testing.T) {
 	}
 }
 
-// TestHelpers checks the row-major helpers, including a C that is a
+// TestDefault checks Default's products, including a C that is a
 // sub-matrix of a larger one (ldc > n) whose padding must stay untouched.
-func TestHelpers(t *testing.T) {
+func TestDefault(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	const m, n, k, pad = 9, 14, 23, 4
 	for _, tA := range []bool{false, true} {
@@ -172,13 +172,13 @@ func TestHelpers(t *testing.T) {
 			a, b, c := rand32(r, size(ar, lda)), rand32(r, size(br, ldb)), rand32(r, size(m, ldc))
 			want := append([]float32(nil), c...)
 			ref.Sgemm(transpose(tA), transpose(tB), m, n, k, 1, a, lda, b, ldb, 0, want, ldc)
-			Sgemm(tA, tB, m, n, k, 1, a, lda, b, ldb, 0, c, ldc)
+			Default().Sgemm(transpose(tA), transpose(tB), m, n, k, 1, a, lda, b, ldb, 0, c, ldc)
 			close32(t, fmt.Sprintf("Sgemm(%v, %v)", tA, tB), c, want, 1e-4)
 
 			a64, b64, c64 := rand64(r, size(ar, lda)), rand64(r, size(br, ldb)), rand64(r, size(m, ldc))
 			want64 := append([]float64(nil), c64...)
 			ref.Dgemm(transpose(tA), transpose(tB), m, n, k, 2, a64, lda, b64, ldb, 1, want64, ldc)
-			Dgemm(tA, tB, m, n, k, 2, a64, lda, b64, ldb, 1, c64, ldc)
+			Default().Dgemm(transpose(tA), transpose(tB), m, n, k, 2, a64, lda, b64, ldb, 1, c64, ldc)
 			close64(t, fmt.Sprintf("Dgemm(%v, %v)", tA, tB), c64, want64, 1e-10)
 		}
 	}
@@ -449,4 +449,11 @@ func TestSetThreads(t *testing.T) {
 	if threads.get() != 1 {
 		t.Errorf("thread count %d after SetThreads(1)", threads.get())
 	}
+}
+
+func transpose(t bool) blas.Transpose {
+	if t {
+		return blas.Trans
+	}
+	return blas.NoTrans
 }

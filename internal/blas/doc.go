@@ -44,16 +44,15 @@
 // competing with the trainer's for the same cores. [SetThreads] changes this
 // for programs that call BLAS from one goroutine only. oneDNN's sgemm comes
 // from the library package onednn opened for its primitives, and runs each
-// product on one thread too (see openFast). Calls from several goroutines
-// at once are safe.
+// product of the im2col kernels on one thread too (see openFast). Calls
+// from several goroutines at once are safe.
 //
 // # Choosing the implementation
 //
 // Package graph chooses the implementation of each network from its
 // backend: [Gonum], [OpenBLAS], or either with oneDNN's sgemm
-// ([Implementation.WithOneDNN]). [Default], the implementation of the
-// package-level [Sgemm] and [Dgemm], is OpenBLAS where it loads and gonum
-// otherwise. This package reads no environment variable.
+// ([Implementation.WithOneDNN]). [Default] is OpenBLAS where it loads and
+// gonum otherwise. This package reads no environment variable.
 //
 // OpenBLAS's own environment variables apply as usual; in particular
 // OPENBLAS_CORETYPE, when set, overrides OpenBLAS's choice of kernels for the
