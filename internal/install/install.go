@@ -7,6 +7,7 @@ package install
 import (
 	"bufio"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -71,17 +72,8 @@ func ParseOSRelease(text string) OSRelease {
 	return r
 }
 
-func (r OSRelease) is(id string) bool {
-	if r.ID == id {
-		return true
-	}
-	for _, l := range r.IDLike {
-		if l == id {
-			return true
-		}
-	}
-	return false
-}
+// is reports whether the system is id or like it (ID_LIKE).
+func (r OSRelease) is(id string) bool { return r.ID == id || slices.Contains(r.IDLike, id) }
 
 // version reads VERSION_ID as major and minor numbers (24.04 is 24, 4);
 // 0, 0 when it has none (a testing or rolling release).
